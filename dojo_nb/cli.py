@@ -15,7 +15,7 @@ app = typer.Typer(
 
 # Each module in dojo_nb.commands exposes `register(app)`; a missing one is
 # simply not offered yet.
-_COMMAND_MODULES = ["run", "tasks", "kernel", "episode"]
+_COMMAND_MODULES = ["run", "tasks", "kernel", "episode", "export", "report"]
 
 
 def _register_all() -> None:
