@@ -29,6 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     q = args.quick
     run("step_overhead.py", "--iterations", "30" if q else "300")
+    run("reset_pool.py", "--iterations", "3" if q else "15")
     run("replay_overhead.py", "--cells", "10" if q else "50", "--rounds", "1" if q else "3")
     from dojo_nb.kernel.docker import docker_unavailable_reason
 

@@ -34,6 +34,7 @@ import os
 import secrets
 import shutil
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,8 +151,13 @@ def _folder_size(path: Path) -> int:
 
 def _populate_input(public_dir: Path, input_dir: Path) -> str:
     """Put the task's public data in the episode: copied, or hard-linked when large."""
-    if input_dir.exists():
-        shutil.rmtree(input_dir)
+    # Emptied, never replaced: a warm kernel has this very folder bind-mounted already.
+    input_dir.mkdir(parents=True, exist_ok=True)
+    for child in input_dir.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
     how = "copy"
     copy_fn = shutil.copy2
     if _folder_size(public_dir) >= _LINK_THRESHOLD_BYTES:
@@ -163,7 +169,7 @@ def _populate_input(public_dir: Path, input_dir: Path) -> str:
             except OSError:
                 shutil.copy2(src, dst)
 
-    shutil.copytree(public_dir, input_dir, copy_function=copy_fn)
+    shutil.copytree(public_dir, input_dir, copy_function=copy_fn, dirs_exist_ok=True)
     return how
 
 
@@ -221,6 +227,7 @@ class DojoEnv(gymnasium.Env):
         agent_name: str | None = None,
         seed: int = 0,
         render_mode: str | None = None,
+        pool: Any = None,
         **sandbox_limits: Any,
     ) -> None:
         from dojo_nb.tasks import load_task
@@ -264,6 +271,45 @@ class DojoEnv(gymnasium.Env):
         self._steps = 0
         self.kernel_paths: dict[str, Any] = {}
         self.seed_value = self.default_seed
+        self._own_pool = False
+        self._closers: list[threading.Thread] = []
+        self.pool = self._setup_pool(pool)
+
+    def _setup_pool(self, pool: Any) -> Any:
+        """`pool`: None, a size (this env keeps its own warm pool) or a shared `KernelPool`."""
+        from dojo_nb.kernel.pool import KernelPool
+
+        if pool is None or pool is False or pool == 0:
+            return None
+        if isinstance(pool, KernelPool):
+            if pool.backend != self.backend or pool.sandbox_limits != self.sandbox_limits:
+                raise ValueError(f"the pool's kernels ({pool.backend}, {pool.sandbox_limits}) do not "
+                                 f"match this env ({self.backend}, {self.sandbox_limits})")
+            return pool
+        if isinstance(pool, bool) or not isinstance(pool, int) or pool < 0:
+            raise ValueError(f"pool must be None, a size >= 0 or a KernelPool, got {pool!r}")
+        # Staged next to the episodes: a pooled sandbox is moved into its episode by rename.
+        staging = self.out_dir.parent if self.out_dir is not None else Path.cwd() / "runs"
+        self._own_pool = True
+        return KernelPool(self.backend, pool, staging_dir=staging,
+                          sandbox_limits=self.sandbox_limits).start()
+
+    def _start_session(self, spec: Any) -> tuple[Any, str]:
+        """A kernel for `spec`: a warm one from the pool when ready, else a cold start."""
+        from dojo_nb.kernel import SyncKernelSession
+
+        if self.pool is not None:
+            session = self.pool.acquire(spec.root)
+            if session is not None:
+                return session, "pool"
+        spec.ensure_dirs()
+        session = SyncKernelSession(spec, backend=self.backend)
+        try:
+            session.start()
+        except BaseException:
+            session.close()
+            raise
+        return session, "cold"
 
     # --- paths ----------------------------------------------------------------------
     @property
@@ -315,15 +361,14 @@ class DojoEnv(gymnasium.Env):
         (self.episode_dir / "submissions").mkdir()
         self._episodes += 1
         data = self.task.prepare()
-        input_how = _populate_input(Path(data.public_dir), self.sandbox_dir / "input")
 
-        from dojo_nb.kernel import SandboxSpec, SyncKernelSession
+        from dojo_nb.kernel import SandboxSpec
 
         spec = SandboxSpec(root=self.sandbox_dir, **self.sandbox_limits)
-        spec.ensure_dirs()
+        self.session = None
         try:
-            self.session = SyncKernelSession(spec, backend=self.backend)
-            self.session.start()
+            self.session, kernel_source = self._start_session(spec)
+            input_how = _populate_input(Path(data.public_dir), self.sandbox_dir / "input")
             kpaths = self.session.paths
             self.kernel_paths = {
                 "INPUT_DIR": kpaths.input_dir,
@@ -360,6 +405,7 @@ class DojoEnv(gymnasium.Env):
                     "kernel_paths": self.kernel_paths,
                     "started_at": self._started_at,
                     "input_population": input_how,
+                    "kernel_source": kernel_source,
                     "final_rule": FINAL_RULE,
                 },
             )
@@ -457,12 +503,20 @@ class DojoEnv(gymnasium.Env):
         """End the episode (if one is running): stop the kernel, write solution and summary."""
         if self._open:
             self._end_episode("closed")
+        for closer in self._closers:
+            closer.join(timeout=60)
+        self._closers.clear()
+        if self._own_pool and self.pool is not None:
+            self.pool.close()
+            self.pool = None
         super().close()
 
     def __del__(self) -> None:  # a forgotten env must not leave a kernel behind
         try:
             if getattr(self, "_open", False) and self.session is not None:
                 self.session.close()
+            if getattr(self, "_own_pool", False) and self.pool is not None:
+                self.pool.close()
         except Exception:
             pass
 
@@ -823,7 +877,14 @@ class DojoEnv(gymnasium.Env):
         elapsed = time.monotonic() - self._t0
         try:
             if self.session is not None:
-                self.session.close()
+                if reason == "reset":
+                    # The next episode need not wait ~0.1 s for this kernel to stop; close() joins.
+                    closer = threading.Thread(target=self.session.close, name="dojo-nb-close",
+                                              daemon=True)
+                    closer.start()
+                    self._closers.append(closer)
+                else:
+                    self.session.close()
         finally:
             self.session = None
             self.trajectory.update_metadata(

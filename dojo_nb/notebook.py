@@ -27,6 +27,7 @@ replay, resume and reports use.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import math
@@ -55,6 +56,12 @@ _VERSIONED_PACKAGES = ("dojo-nb", "ipykernel", "jupyter_client", "nbformat", "nb
 
 def package_versions(names: Iterable[str] = _VERSIONED_PACKAGES) -> dict[str, str]:
     """Versions of the packages that shape an episode (for notebook metadata)."""
+    return dict(_package_versions(tuple(names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _package_versions(names: tuple[str, ...]) -> dict[str, str]:
+    # Reading package metadata costs ~20 ms; versions do not change while a driver runs.
     versions = {"python": platform.python_version()}
     for name in names:
         try:

@@ -18,6 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nbformat
@@ -110,6 +111,25 @@ class KernelSession:
         await self.km.restart_kernel(now=True)
         self.restarts += 1
         await self._connect()
+
+    async def warm_up(self) -> None:
+        """Run an empty, silent request so the first real cell does not pay the kernel's
+        first-execution cost; silent: no execution count, no history, no outputs."""
+        if self.kc is not None:
+            await self.kc.execute_interactive("pass", silent=True, store_history=False,
+                                              timeout=30, output_hook=lambda msg: None)
+
+    def relocate(self, root: Path) -> None:
+        """The sandbox folder was moved to `root` (by a warm pool); later restarts use it.
+
+        The running kernel is unaffected: its bind mounts follow the moved folder.
+        """
+        root = Path(root).resolve()
+        self.spec.root = root
+        provisioner = getattr(self.km, "provisioner", None)
+        pspec = getattr(provisioner, "_spec", None)
+        if isinstance(pspec, SandboxSpec):
+            pspec.root = root
 
     async def interrupt(self) -> None:
         """Ask the kernel to stop the running cell (by message: works through any sandbox)."""
@@ -287,6 +307,9 @@ class SyncKernelSession:
 
     def execute(self, code: str, timeout: float | None = None) -> ExecutionResult:
         return self._run(self._session.execute(code, timeout))
+
+    def warm_up(self) -> None:
+        self._run(self._session.warm_up())
 
     def interrupt(self) -> None:
         self._run(self._session.interrupt())
