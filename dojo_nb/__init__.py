@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "make", "register_envs"]
+__all__ = ["__version__", "make", "resume", "register_envs"]
 
 if TYPE_CHECKING:
     from dojo_nb.env import DojoEnv
@@ -17,6 +17,13 @@ def make(task_id: str, backend: str = "local", **kwargs: Any) -> DojoEnv:
     from dojo_nb.env import make as _make
 
     return _make(task_id, backend, **kwargs)
+
+
+def resume(episode_dir: Any, backend: str | None = None, **kwargs: Any) -> tuple[DojoEnv, dict, dict]:
+    """Reopen an unfinished episode (its driver died): `(env, obs, info)`; see `DojoEnv.resume`."""
+    from dojo_nb.env import resume as _resume
+
+    return _resume(episode_dir, backend, **kwargs)
 
 
 def register_envs(task_ids: list[str] | None = None) -> list[str]:

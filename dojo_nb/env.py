@@ -912,6 +912,119 @@ class DojoEnv(gymnasium.Env):
             nbk.atomic_write_text(self.episode_dir / SUMMARY_NAME,
                                   json.dumps(_jsonable(summary), indent=1) + "\n")
 
+    # --- resuming after the driver died ------------------------------------------------
+    def resume(self, episode_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Continue an episode whose driver died: like `reset`, but into the same folder.
+
+        The trajectory on disk is the truth: steps, submissions and rewards are read back
+        from it (kept submission files are graded again to recover the hidden part of each
+        report), and the kernel's state is rebuilt by running the parameters cell and the
+        solution cells so far in a fresh sandbox over the same files. Anything a cell did
+        that those cells do not redo (variables of failed or pre-restart cells) is lost,
+        and the observation says so. Raises `ResumeError`, writing nothing, when the
+        folder is not a resumable episode of this env's task.
+        """
+        root = Path(episode_dir).expanduser().resolve()
+        traj_path = root / nbk.TRAJECTORY_NAME
+        traj = _load_for_resume(root, self.task_id)
+        if self._open:
+            self._end_episode("reset")
+        steps = nbk.list_steps(traj.to_notebook())
+        last_step = max((s.step for s in steps), default=0)
+
+        self.episode_dir = root
+        self.sandbox_dir = root / "sandbox"
+        (root / "submissions").mkdir(exist_ok=True)
+        dojo_meta = traj.metadata.get("dojo", {})
+        self.seed_value = int(dojo_meta.get("seed", self.default_seed))
+        data = self.task.prepare()
+
+        from dojo_nb.kernel import SandboxSpec, SyncKernelSession
+
+        spec = SandboxSpec(root=self.sandbox_dir, **self.sandbox_limits)
+        spec.ensure_dirs()
+        _populate_input(Path(data.public_dir), self.sandbox_dir / "input")
+        self.session = SyncKernelSession(spec, backend=self.backend)
+        try:
+            self.session.start()
+            kpaths = self.session.paths
+            self.kernel_paths = {
+                "INPUT_DIR": kpaths.input_dir, "WORKING_DIR": kpaths.working_dir,
+                "SUBMISSION_PATH": f"{kpaths.submission_dir.rstrip('/')}/{SUBMISSION_FILENAME}",
+                "SEED": self.seed_value,
+            }
+            # Rebuild the kernel's state: the parameters cell, then the solution cells so far.
+            nb = traj.to_notebook()
+            order = [i for i in [nbk.parameters_cell_index(nb)] if i is not None]
+            order += nbk.solution_cell_indices(nb)
+            rebuilt: list[dict[str, Any]] = []
+            for i in order:
+                r = self.session.execute(nb.cells[i].source, timeout=self.cell_timeout_s)
+                rebuilt.append({"cell_index": i, "status": r.status})
+            self.trajectory = traj
+            self._steps = last_step
+            self._restore_submissions(steps)
+            spent = sum(float(s.elapsed_s or 0.0) for s in steps)
+            self._t0 = time.monotonic() - spent
+            self._started_at = str(dojo_meta.get("started_at") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            self._final = None
+            self._terminated = self._truncated = False
+            self._end_reason = None
+            self._open = True
+            self._episodes += 1
+        except BaseException:
+            self.session.close()
+            self.session = None
+            raise
+
+        failed = [r for r in rebuilt if r["status"] != "ok"]
+        summary = (f"resumed after step {last_step}: a fresh kernel re-ran the parameters cell and "
+                   f"{len(rebuilt) - 1 if rebuilt else 0} solution cell(s)"
+                   + (f"; {len(failed)} failed this time (cells {', '.join(str(r['cell_index']) for r in failed)})"
+                      if failed else ""))
+        text = (f"The episode was resumed after step {last_step} in a fresh kernel. Re-ran the "
+                f"parameters cell and the {max(0, len(rebuilt) - 1)} cells that succeeded since the last "
+                "restart, so their variables exist again; variables made only by other cells are lost "
+                "(files on disk stay).")
+        if failed:
+            text += f" {len(failed)} of them failed this time: cells {[r['cell_index'] for r in failed]}."
+        resumes = list(dojo_meta.get("resumes") or [])
+        resumes.append({"after_step": last_step, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "rebuilt": rebuilt, "backend": self.backend})
+        self.trajectory.update_metadata(resumes=resumes)
+        idx = self.trajectory.add_markdown(
+            nbk.event_markdown("resume", summary),
+            {"action_type": "resume", "status": "error" if failed else "ok", "after_step": last_step,
+             "rebuilt": rebuilt})
+        self.trajectory.save(traj_path)
+        obs = _observation("error" if failed else "ok", action_type="resume", text=text + "\n\n" + self._reset_text(),
+                           cell_index=idx, steps_left=self._steps_left(), seconds_left=self._seconds_left(),
+                           message=text)
+        self._last_obs = obs
+        return obs, self._info()
+
+    def _restore_submissions(self, steps: list[nbk.StepRecord]) -> None:
+        """Submissions, best score and reward sum as the trajectory recorded them."""
+        assert self.episode_dir is not None
+        self._submissions = []
+        self._best = 0.0
+        self._reward_sum = 0.0
+        for s in steps:
+            self._reward_sum += float(s.reward or 0.0)
+            if s.action_type != "submit":
+                continue
+            g = s.dojo.get("grading") or {}
+            file = s.dojo.get("submission_file")
+            report: dict[str, Any] = {}
+            if g.get("valid") and file and (self.episode_dir / file).is_file():
+                report = self._grade_file(self.episode_dir / file)  # the hidden half was never stored
+            pos = _clean_number(g.get("public_position_score"))
+            self._submissions.append(_Submission(
+                s.step, str(file or ""), bool(g.get("valid")) and bool(report), str(g.get("message") or ""),
+                _clean_number(g.get("public_score")), pos, report))
+            if pos is not None and g.get("valid"):
+                self._best = max(self._best, pos)
+
     @classmethod
     def read_episode(cls, episode_dir: str | os.PathLike[str]) -> dict[str, Any]:
         """What an episode folder holds: summary (if written), notebook metadata and steps."""
@@ -924,6 +1037,57 @@ class DojoEnv(gymnasium.Env):
             "steps": nbk.list_steps(nb),
             "notebook": nb,
         }
+
+
+class ResumeError(ValueError):
+    """The folder cannot be resumed (the message says why); nothing was written."""
+
+
+def _load_for_resume(root: Path, task_id: str | None) -> nbk.Trajectory:
+    """The episode's trajectory, checked: readable, valid, unfinished, of the right task."""
+    import nbformat
+
+    path = root / nbk.TRAJECTORY_NAME
+    if not path.is_file():
+        raise ResumeError(f"{root} is not an episode folder: no {nbk.TRAJECTORY_NAME} in it")
+    try:
+        nb = nbk.load_trajectory(path)
+        nbk.validate(nb)
+    except (ValueError, OSError, nbformat.ValidationError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ResumeError(f"{path} is corrupt or truncated ({first[:200]}); it was left as it is") from None
+    meta = nbk.episode_metadata(nb)
+    if (root / SUMMARY_NAME).is_file() or meta.get("final") is not None:
+        why = meta.get("end_reason") or "summary.json exists"
+        raise ResumeError(f"the episode in {root} already ended ({why}); there is nothing to resume")
+    task = (meta.get("task") or {}).get("id")
+    if not task:
+        raise ResumeError(f"{path} has no metadata.dojo.task.id; it was not written by dojo-nb")
+    if task_id is not None and task != task_id:
+        raise ResumeError(f"{path} is an episode of task {task!r}, not {task_id!r}")
+    if nbk.parameters_cell_index(nb) is None:
+        raise ResumeError(f"{path} has no parameters cell; the episode never started")
+    return nbk.Trajectory.load(path)
+
+
+def resume(episode_dir: str | os.PathLike[str], backend: str | None = None,
+           **kwargs: Any) -> tuple[DojoEnv, dict[str, Any], dict[str, Any]]:
+    """Reopen an unfinished episode: the env (with the episode's own budgets), obs and info.
+
+    `backend` and `kwargs` override what the trajectory's metadata recorded.
+    """
+    root = Path(episode_dir).expanduser().resolve()
+    meta = nbk.episode_metadata(_load_for_resume(root, None).to_notebook())
+    budgets = dict(meta.get("budgets") or {})
+    options: dict[str, Any] = {
+        "max_steps": budgets.get("max_steps", 100), "cell_timeout_s": budgets.get("cell_timeout_s", 600.0),
+        "episode_timeout_s": budgets.get("episode_timeout_s", 3600.0), "agent_name": meta.get("agent"),
+        "seed": meta.get("make_seed", meta.get("seed", 0)), **dict(meta.get("sandbox_limits") or {}),
+    }
+    options.update(kwargs)
+    env = make(meta["task"]["id"], backend=backend or meta.get("backend") or "local", **options)
+    obs, info = env.resume(root)
+    return env, obs, info
 
 
 def env_spec(task_id: str, **kwargs: Any) -> EnvSpec:
@@ -939,4 +1103,4 @@ def make(task_id: str, backend: str = "local", **kwargs: Any) -> DojoEnv:
     return env
 
 
-__all__ = ["DojoEnv", "make", "ActionSpace", "ObservationSpace", "STATUSES", "OBS_KEYS"]
+__all__ = ["DojoEnv", "make", "resume", "ResumeError", "ActionSpace", "ObservationSpace", "STATUSES", "OBS_KEYS"]

@@ -36,5 +36,36 @@ def replay_cmd(episode_dir: Path, backend: Optional[str] = typer.Option(None, he
         raise typer.Exit(1)
 
 
+def resume_cmd(
+    episode_dir: Path,
+    agent: Optional[str] = typer.Option(None, "--agent", help="default: the agent that started the episode"),
+    backend: Optional[str] = typer.Option(None, help="default: the episode's own"),
+    replay: bool = typer.Option(True, "--replay/--no-replay", help="re-run solution.ipynb with papermill at the end"),
+) -> None:
+    """Continue an episode whose driver died: rebuild the kernel from its solution cells, then go on."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from dojo_nb.commands.run import _summary_table
+    from dojo_nb.env import ResumeError
+    from dojo_nb.resuming import resume_episode
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+    bar = progress.add_task(f"{episode_dir}: rebuilding the kernel state", total=None)
+
+    def on_step(task_id: str, step: int, obs: dict, reward: float, info: dict) -> None:
+        progress.update(bar, description=f"{task_id}: step {step} {obs.get('action_type', '')} {obs.get('status')}")
+
+    try:
+        with progress:
+            outcome = resume_episode(episode_dir, agent, backend=backend, replay=replay, on_step=on_step)
+    except (ResumeError, ValueError) as exc:
+        console.print(f"[red]cannot resume:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(_summary_table([outcome]))
+    if outcome.error or not outcome.valid:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("replay")(replay_cmd)
+    app.command("resume")(resume_cmd)

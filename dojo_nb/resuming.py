@@ -1,0 +1,60 @@
+"""`resume_episode`: carry on an episode whose driver died, with an agent, then replay it.
+
+The env does the rebuilding (`DojoEnv.resume`); this module gives it the same loop and
+ending as `dojo_nb.runner.run_episode`, so `dojo-nb resume DIR` ends like `dojo-nb run`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from dojo_nb.runner import EpisodeOutcome, StepCallback
+
+
+def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, backend: str | None = None,
+                   replay: bool = True, on_step: StepCallback | None = None,
+                   agent_kwargs: dict[str, Any] | None = None) -> EpisodeOutcome:
+    """Resume `episode_dir` and let `agent_name` (default: the episode's own agent) finish it.
+
+    Raises `dojo_nb.env.ResumeError` (nothing written) when the folder cannot be resumed.
+    """
+    from dojo_nb.agents import load_agent
+    from dojo_nb.env import _load_for_resume, resume
+
+    root = Path(episode_dir).expanduser().resolve()
+    meta = _load_for_resume(root, None).metadata.get("dojo", {})
+    t0 = time.monotonic()
+    agent = load_agent(agent_name or meta.get("agent") or "baseline", **(agent_kwargs or {}))
+    env, obs, info = resume(root, backend=backend, agent_name=agent.name)
+    outcome = EpisodeOutcome(env.task_id, root, steps=int(info["step"]), reward_sum=float(info["reward_sum"]))
+    try:
+        agent.reset(obs, info)
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(agent.act(obs))
+            outcome.steps += 1
+            outcome.reward_sum += float(reward)
+            if on_step:
+                on_step(env.task_id, outcome.steps, obs, float(reward), info)
+            done = terminated or truncated
+    except Exception as exc:  # noqa: BLE001 - an agent bug must not lose the episode
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+    finally:
+        env.close()
+    summary_path = root / "summary.json"
+    if summary_path.is_file():
+        outcome.final = json.loads(summary_path.read_text()).get("final") or {}
+    if replay and outcome.error is None:
+        from dojo_nb.replay import ReplayError, replay_episode
+
+        try:
+            outcome.replay = replay_episode(root).to_dict()
+        except ReplayError as exc:
+            outcome.replay = {"reproduced": False, "message": str(exc)}
+    outcome.elapsed_s = time.monotonic() - t0
+    return outcome
