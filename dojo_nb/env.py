@@ -475,9 +475,34 @@ class DojoEnv(gymnasium.Env):
             self._end_episode(reason)
             info = self._info()
         else:
-            self.trajectory.save()
+            self._save_trajectory(obs)
         self._last_obs = obs
         return obs, float(reward), bool(terminated), bool(truncated), info
+
+    def _save_trajectory(self, obs: dict[str, Any]) -> None:
+        """Save after a step; a failed save (a full disk) is reported, kept in memory, retried."""
+        assert self.trajectory is not None
+        try:
+            self.trajectory.save()
+        except OSError as exc:
+            note = (f"the trajectory could not be saved ({exc.strerror or exc}); every step is kept in "
+                    "memory and written with the next successful save")
+            obs["message"] = f"{obs['message']} | {note}" if obs.get("message") else note
+            obs["text"] = f"{obs['text']}\n[dojo-nb] {note}"
+
+    def _disk_full_note(self, result: Any) -> str | None:
+        """A plain sentence when a cell failed because the episode's disk is full."""
+        err = getattr(result, "error", None) or {}
+        text = f"{err.get('ename', '')} {err.get('evalue', '')}"
+        if "No space left on device" not in text and "Errno 28" not in text and "Disk quota" not in text:
+            return None
+        assert self.sandbox_dir is not None
+        try:
+            free = shutil.disk_usage(self.sandbox_dir / "working").free
+        except OSError:
+            return "The disk holding WORKING_DIR is full: delete files you no longer need."
+        return (f"The disk holding WORKING_DIR is full ({free / 1e6:.1f} MB free): delete files you no "
+                "longer need; the kernel and the episode go on.")
 
     def _complete_cell_metadata(self, obs: dict[str, Any], elapsed: float) -> None:
         """Every step's cell carries elapsed_s and kernel_restarted, code or not."""
@@ -578,6 +603,10 @@ class DojoEnv(gymnasium.Env):
         assert self.trajectory is not None
         timeout = max(1.0, min(self.cell_timeout_s, self._seconds_left()))
         result = self.session.execute(source, timeout=timeout)
+        full = self._disk_full_note(result) if result.status == "error" else None
+        if full:
+            result.message = f"{result.message} {full}" if result.message else full
+            result.text = f"{result.text}\n[dojo-nb] {full}"
         dojo = {"step": self._steps, "action_type": action_type, **extra}
         idx = self.trajectory.add_code(source, result, dojo)
         r = result.to_dict()

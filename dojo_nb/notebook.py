@@ -132,12 +132,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so that a reader (or a crash) sees the old file or the new one, never half."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
-        fh.write(text)
-        if _FSYNC:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(text)
+            if _FSYNC:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: the old file stays whole, no half temp file stays
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
     # The rename alone is atomic for a killed driver (SIGKILL included): readers see the old
     # file or the new one. fsync only adds safety against a machine crash, at about 1-3 ms a
     # step, so it is opt-in: DOJO_NB_FSYNC=1.
