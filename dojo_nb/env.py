@@ -271,6 +271,7 @@ class DojoEnv(gymnasium.Env):
         self._steps = 0
         self.kernel_paths: dict[str, Any] = {}
         self.seed_value = self.default_seed
+        self._task_info: dict[str, Any] | None = None
         self._own_pool = False
         self._closers: list[threading.Thread] = []
         self.pool = self._setup_pool(pool)
@@ -547,7 +548,12 @@ class DojoEnv(gymnasium.Env):
 
     # --- info -----------------------------------------------------------------------
     def task_info(self) -> dict[str, Any]:
-        """Task metadata a scripted agent needs to work from files alone."""
+        """Task metadata a scripted agent needs to work from files alone (a fresh copy)."""
+        if self._task_info is None:  # built once: it is in every step's info
+            self._task_info = self._build_task_info()
+        return json.loads(json.dumps(self._task_info))
+
+    def _build_task_info(self) -> dict[str, Any]:
         t = self.task
         if callable(getattr(t, "metadata", None)):  # the task's own list of agent-safe facts
             meta = _jsonable(t.metadata())
@@ -608,8 +614,8 @@ class DojoEnv(gymnasium.Env):
             result.message = f"{result.message} {full}" if result.message else full
             result.text = f"{result.text}\n[dojo-nb] {full}"
         dojo = {"step": self._steps, "action_type": action_type, **extra}
-        idx = self.trajectory.add_code(source, result, dojo)
         r = result.to_dict()
+        idx = self.trajectory.add_code(source, r, dojo)
         obs = _observation(r["status"], action_type=action_type, text=r["text"], outputs=r["outputs"],
                            error=r["error"], elapsed_s=r["elapsed_s"] or 0.0, cell_index=idx,
                            execution_count=r["execution_count"], message=r["message"])
