@@ -1,0 +1,516 @@
+"""A notebook-native tree search agent: AIDE's draft / debug / improve policy over notebook states.
+
+A *node* is a notebook state: the solution cells (code cells that succeeded, in order) of one
+episode, plus the validation score the node's own code measured and printed as
+``VALIDATION_SCORE: <number>`` (in the task metric's units; the task's ``lower_is_better``
+gives the direction). Expanding a node *forks* it: a new episode (its own folder and fresh
+sandbox) re-runs the node's solution cells to rebuild the kernel state, then runs the child's
+one new cell. Drafts start from an empty notebook, debug children fix a buggy node's failed
+cell, improve children add a cell to the best good node.
+
+Hidden scores never steer the search: node episodes only *validate* their file (format
+check, no score) and the final choice is the good node with the best self-measured score.
+
+Two ways to run it:
+
+- ``run_search(task_id, out_dir, policy)``: the tree under ``OUT/search/`` and the chosen
+  solution replayed and submitted in ``OUT/final/``.
+- ``dojo-nb run --agent search``: the runner drives one env; `SearchAgent.reset` runs the
+  whole search in ``EPISODE/search/`` (child episodes of its own), then ``act`` replays the
+  chosen node's cells into the runner's episode, validates and submits. So the runner's
+  trajectory/solution/summary/replay describe the chosen solution, and the tree sits beside it.
+
+Saved tree: ``search/journal.jsonl`` (one JSON line per node, written as each node ends:
+id, parent, stage, code, cells, score, status, episode_dir, ...), ``search/search.json``
+(the choice, budgets, stop reason) and ``search/nodes/<id>/`` (each node's episode folder with
+its ``trajectory.ipynb``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from dojo_nb import notebook as nbk
+
+STAGES = ("draft", "debug", "improve")
+SCORE_LINE = "VALIDATION_SCORE"
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_SCORE_RE = re.compile(rf"{SCORE_LINE}\s*[:=]\s*({_NUMBER})")
+_MAX_TEXT = 4000
+
+_FALLBACK_CELL = """\
+import glob, os, shutil
+sample = sorted(glob.glob(os.path.join(INPUT_DIR, "sample_submission*")))
+if sample:
+    shutil.copy(sample[0], SUBMISSION_PATH)
+    print("no node of the search was good; submitting the sample submission")
+"""
+
+
+# --- the tree ---------------------------------------------------------------------------------
+@dataclass
+class Node:
+    """One notebook state of the search tree (one episode folder)."""
+
+    id: str
+    parent: str | None
+    stage: str
+    code: str                      # the one cell this node added
+    cells: list[str] = field(default_factory=list)   # solution cells after this node (its state)
+    score: float | None = None     # self-measured validation score, parsed from the new cell's output
+    status: str = "pending"        # good | buggy
+    message: str = ""              # why buggy (error, no score, invalid file, rebuild failed)
+    output: str = ""               # the new cell's text output (truncated)
+    error: dict[str, Any] | None = None
+    submission_valid: bool | None = None
+    episode_dir: str = ""
+    debug_depth: int = 0
+    children: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_score(text: str) -> float | None:
+    """The last ``VALIDATION_SCORE: x`` printed, or None (also for nan/inf)."""
+    found = _SCORE_RE.findall(text or "")
+    if not found:
+        return None
+    value = float(found[-1])
+    return value if math.isfinite(value) else None
+
+
+def best_node(nodes: list[Node], lower_is_better: bool) -> Node | None:
+    """The good node with the best self-measured score (earliest on ties); None if none is good."""
+    good = [n for n in nodes if n.status == "good" and n.score is not None]
+    if not good:
+        return None
+    key = (lambda n: n.score) if lower_is_better else (lambda n: -n.score)  # type: ignore[operator]
+    return min(good, key=key)  # min is stable: earliest wins ties
+
+
+# --- policies ---------------------------------------------------------------------------------
+@dataclass
+class Proposal:
+    """What a policy is asked: write the next cell for `stage` from `parent`'s notebook state."""
+
+    stage: str
+    task: dict[str, Any]
+    description: str
+    parent: Node | None
+    history: list[Node]
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Proposes the code of one new cell; None means it has nothing more to try."""
+
+    name: str
+
+    def propose(self, request: Proposal) -> str | None: ...
+
+
+class ScriptedPolicy:
+    """A policy from lists of cells per stage, used in order (tests, demos, reproducible runs).
+
+    A list item may be a string or a callable taking the `Proposal` and returning a string.
+    """
+
+    name = "scripted"
+
+    def __init__(self, drafts: list[Any], debugs: list[Any] | None = None,
+                 improves: list[Any] | None = None) -> None:
+        self.queues = {"draft": deque(drafts), "debug": deque(debugs or []),
+                       "improve": deque(improves or [])}
+        self.asked: list[tuple[str, str | None]] = []
+
+    def propose(self, request: Proposal) -> str | None:
+        self.asked.append((request.stage, request.parent.id if request.parent else None))
+        queue = self.queues[request.stage]
+        if not queue:
+            return None
+        item = queue.popleft()
+        return item(request) if callable(item) else str(item)
+
+
+_SYSTEM = f"""You are an expert machine-learning engineer working in a live Jupyter notebook.
+The kernel already defines INPUT_DIR (the task's data, read-only), WORKING_DIR (scratch),
+SUBMISSION_PATH (where the submission file must be written) and SEED.
+Reply with exactly one Python code block: the next notebook cell. The cell must
+1. measure its own validation score on held-out data (a hold-out split or cross-validation of
+   the training data; never the test set) in the task metric's units and print it on its own
+   line as `{SCORE_LINE}: <number>`;
+2. write a valid submission for the test data to SUBMISSION_PATH.
+Keep it fast (a few minutes at most on 1 CPU); print short summaries, not whole tables."""
+
+
+def _fence(code: str) -> str:
+    return f"```python\n{code.rstrip()}\n```"
+
+
+def build_prompt(req: Proposal) -> str:
+    """The user message for one proposal (AIDE-style: task, memory, then the stage's ask)."""
+    t = req.task
+    direction = "lower" if t.get("lower_is_better") else "higher"
+    parts = [f"# Task\n{req.description.strip()}",
+             f"Metric: {t.get('metric')} ({direction} is better). Submission columns: "
+             f"{t.get('id_column')} + {t.get('target_columns')}."]
+    tried = [n for n in req.history if n.status == "good"][-5:]
+    if tried:
+        parts.append("# Earlier solutions (self-measured validation scores)\n" + "\n".join(
+            f"- node {n.id} ({n.stage}): {n.score}" for n in tried))
+    p = req.parent
+    if req.stage == "draft":
+        parts.append("# Ask\nThe kernel is fresh (only the parameters above exist). Write a first, "
+                     "simple but complete solution cell; try something different from earlier solutions.")
+    elif p is not None:
+        state = "\n\n".join(_fence(c) for c in p.cells) or "(none)"
+        parts.append(f"# Cells already run in this kernel (their variables exist)\n{state}")
+        if req.stage == "debug":
+            err = p.error or {}
+            parts.append(f"# This cell failed\n{_fence(p.code)}\nOutput:\n{p.output[-_MAX_TEXT:]}\n"
+                         f"Error: {err.get('ename', '')}: {err.get('evalue', '')}\nProblem: {p.message}\n"
+                         "# Ask\nWrite a corrected cell (the failed cell's variables may not exist).")
+        else:
+            parts.append(f"# Last cell's output (validation score {p.score})\n{p.output[-_MAX_TEXT:]}\n"
+                         "# Ask\nWrite ONE new cell that improves the validation score with one "
+                         "specific change (features, model, hyper-parameters); do not repeat the "
+                         "cells above, reuse their variables.")
+    return "\n\n".join(parts)
+
+
+def extract_code(content: str) -> str | None:
+    """The (longest) fenced code block of a reply, else the reply itself if it looks like code."""
+    blocks = re.findall(r"```(?:python|py)?\s*\n(.*?)```", content or "", flags=re.S)
+    if blocks:
+        return max(blocks, key=len).strip() or None
+    text = (content or "").strip()
+    return text or None
+
+
+class LLMPolicy:
+    """Proposes cells with a chat model through `dojo_nb.agents.chat_client.ChatClient`.
+
+    The client is imported lazily (the LLM agent's module), built from `client_kwargs`
+    (e.g. base_url, model) unless a ready `client` is given; any object with
+    ``complete(messages, tools=None) -> response`` whose ``response.message["content"]`` is
+    the reply works.
+    """
+
+    name = "llm"
+
+    def __init__(self, client: Any = None, **client_kwargs: Any) -> None:
+        self.client = client
+        self.client_kwargs = client_kwargs
+        self.calls = 0
+
+    def _get_client(self) -> Any:
+        if self.client is None:
+            try:
+                from dojo_nb.agents.chat_client import ChatClient
+            except ImportError as exc:  # pragma: no cover - depends on the LLM agent being installed
+                raise RuntimeError("the LLM policy needs dojo_nb.agents.chat_client (the LLM agent)") from exc
+            self.client = ChatClient(**self.client_kwargs)
+        return self.client
+
+    def propose(self, request: Proposal) -> str | None:
+        messages = [{"role": "system", "content": _SYSTEM},
+                    {"role": "user", "content": build_prompt(request)}]
+        response = self._get_client().complete(messages, tools=None)
+        self.calls += 1
+        message = getattr(response, "message", None) or {}
+        return extract_code(str(message.get("content") or ""))
+
+
+# --- the search -------------------------------------------------------------------------------
+@dataclass
+class SearchResult:
+    """What a search produced; `best` is chosen by self-measured validation score only."""
+
+    nodes: list[Node]
+    best: Node | None
+    root: Path
+    stop_reason: str
+    elapsed_s: float
+    final_dir: Path | None = None
+    final: dict[str, Any] | None = None
+
+    @property
+    def journal_path(self) -> Path:
+        return self.root / "journal.jsonl"
+
+
+class TreeSearch:
+    """AIDE's search loop; every node is a fresh episode under ``root/nodes/<id>``."""
+
+    def __init__(self, task_id: str, root: str | Path, policy: Policy, *, backend: str = "local",
+                 max_nodes: int = 8, time_budget_s: float = 1800.0, num_drafts: int = 2,
+                 debug_prob: float = 0.5, max_debug_depth: int = 3, cell_timeout_s: float = 600.0,
+                 seed: int = 0, sandbox_limits: dict[str, Any] | None = None) -> None:
+        from dojo_nb.tasks import load_task
+
+        self.task_id = task_id
+        self.root = Path(root).resolve()
+        self.policy = policy
+        self.backend = backend
+        self.max_nodes = int(max_nodes)
+        self.time_budget_s = float(time_budget_s)
+        self.num_drafts = int(num_drafts)
+        self.debug_prob = float(debug_prob)
+        self.max_debug_depth = int(max_debug_depth)
+        self.cell_timeout_s = float(cell_timeout_s)
+        self.seed = int(seed)
+        self.sandbox_limits = dict(sandbox_limits or {})
+        self.rng = random.Random(seed)
+        task = load_task(task_id)
+        meta = task.metadata() if callable(getattr(task, "metadata", None)) else {}
+        self.task_info: dict[str, Any] = dict(meta) or {"id": task_id, "metric": task.metric,
+                                                         "lower_is_better": task.lower_is_better}
+        self.lower_is_better = bool(self.task_info.get("lower_is_better"))
+        self.description = str(getattr(task, "description", "") or "")
+        self.nodes: list[Node] = []
+
+    # which node next (AIDE's search policy)
+    def next_step(self) -> tuple[str, Node | None]:
+        """(stage, parent): drafts first, then debug a buggy leaf (with debug_prob), else improve the best."""
+        if sum(n.stage == "draft" for n in self.nodes) < self.num_drafts:
+            return "draft", None
+        if self.rng.random() < self.debug_prob:
+            debuggable = [n for n in self.nodes if n.status == "buggy" and not n.children
+                          and n.debug_depth < self.max_debug_depth]
+            if debuggable:
+                return "debug", self.rng.choice(debuggable)
+        best = best_node(self.nodes, self.lower_is_better)
+        return ("draft", None) if best is None else ("improve", best)
+
+    def run(self) -> SearchResult:
+        """Expand nodes until max_nodes, the time budget, or the policy runs out."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        stop = "max_nodes"
+        while len(self.nodes) < self.max_nodes:
+            left = self.time_budget_s - (time.monotonic() - t0)
+            if left <= 0:
+                stop = "time_budget"
+                break
+            stage, parent = self.next_step()
+            code = self.policy.propose(Proposal(stage, dict(self.task_info), self.description, parent,
+                                                list(self.nodes)))
+            if not code or not code.strip():
+                stop = "policy_exhausted"
+                break
+            node = self.expand(stage, parent, code, seconds=left)
+            self.nodes.append(node)
+            if parent is not None:
+                parent.children.append(node.id)
+            with (self.root / "journal.jsonl").open("a") as f:
+                f.write(json.dumps(node.to_json()) + "\n")
+        elapsed = time.monotonic() - t0
+        best = best_node(self.nodes, self.lower_is_better)
+        summary = {
+            "task": self.task_id, "policy": getattr(self.policy, "name", type(self.policy).__name__),
+            "selection": "best self-measured validation score among good nodes "
+                         f"({'lowest' if self.lower_is_better else 'highest'} {SCORE_LINE})",
+            "best": best.id if best else None, "best_score": best.score if best else None,
+            "stop_reason": stop, "elapsed_s": round(elapsed, 3), "n_nodes": len(self.nodes),
+            "budgets": {"max_nodes": self.max_nodes, "time_budget_s": self.time_budget_s,
+                        "num_drafts": self.num_drafts, "debug_prob": self.debug_prob,
+                        "max_debug_depth": self.max_debug_depth},
+            "tree": {n.id: {"parent": n.parent, "stage": n.stage, "status": n.status, "score": n.score,
+                            "children": n.children} for n in self.nodes},
+        }
+        nbk.atomic_write_text(self.root / "search.json", json.dumps(summary, indent=1) + "\n")
+        return SearchResult(self.nodes, best, self.root, stop, elapsed)
+
+    def expand(self, stage: str, parent: Node | None, code: str, *, seconds: float) -> Node:
+        """Fork `parent` (rebuild its cells in a fresh episode), run `code`, validate; never raises."""
+        import dojo_nb
+
+        node = Node(id=f"{len(self.nodes):03d}-{stage}", parent=parent.id if parent else None,
+                    stage=stage, code=code,
+                    debug_depth=(parent.debug_depth + 1) if (stage == "debug" and parent) else 0)
+        node_dir = self.root / "nodes" / node.id
+        base = list(parent.cells) if parent else []
+        t0 = time.monotonic()
+        env = dojo_nb.make(self.task_id, backend=self.backend, out_dir=node_dir, agent_name="search",
+                           max_steps=len(base) + 4, cell_timeout_s=self.cell_timeout_s,
+                           episode_timeout_s=max(5.0, seconds), seed=self.seed, **self.sandbox_limits)
+        try:
+            _, info = env.reset()
+            node.episode_dir = str(info["episode_dir"])
+            self._run_node(env, node, parent, base)
+        except Exception as exc:  # noqa: BLE001 - an env fault makes a buggy node, not a dead search
+            node.status, node.message = "buggy", f"episode failed: {type(exc).__name__}: {exc}"
+        finally:
+            env.close()
+        node.elapsed_s = round(time.monotonic() - t0, 3)
+        try:
+            nb = nbk.load_trajectory(Path(node.episode_dir))
+            node.cells = [nb.cells[i].source for i in nbk.solution_cell_indices(nb)]
+        except (OSError, ValueError, KeyError):
+            node.cells = base
+        return node
+
+    def _run_node(self, env: Any, node: Node, parent: Node | None, base: list[str]) -> None:
+        def step(action: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+            obs, _, terminated, truncated, _ = env.step(action)
+            return obs, bool(terminated or truncated)
+
+        if parent is not None:
+            step({"type": "add_markdown", "text": f"**Fork of node `{parent.id}`** ({parent.stage}): "
+                  f"re-running its {len(base)} solution cell(s) to rebuild its kernel state, then "
+                  f"this node's **{node.stage}** cell."})
+            for i, cell in enumerate(base):
+                obs, done = step({"type": "execute_code", "code": cell})
+                if obs["status"] != "ok" or done:
+                    node.status = "buggy"
+                    node.message = (f"rebuilding the parent's state failed at cell {i}: "
+                                    f"{obs['status']} {obs.get('text', '')[-300:]}")
+                    return
+        else:
+            step({"type": "add_markdown", "text": f"**Node `{node.id}`**: a new draft from a fresh kernel."})
+        obs, done = step({"type": "execute_code", "code": node.code})
+        node.output = _cell_text(obs)[-_MAX_TEXT:]
+        node.error = obs.get("error")
+        node.score = parse_score(_cell_text(obs))
+        if obs["status"] != "ok":
+            node.status = "buggy"
+            node.message = obs.get("message") or (
+                f"{(node.error or {}).get('ename', obs['status'])}: {(node.error or {}).get('evalue', '')}")
+            return
+        if node.score is None:
+            node.status, node.message = "buggy", f"the cell printed no '{SCORE_LINE}: <number>' line"
+            return
+        if done:
+            node.status, node.message = "buggy", "the node's budget ran out before validation"
+            return
+        obs, _ = step({"type": "validate"})
+        grading = obs.get("grading") or {}
+        node.submission_valid = bool(grading.get("valid"))
+        if not node.submission_valid:
+            node.status = "buggy"
+            node.message = f"invalid submission: {grading.get('message') or obs.get('text', '')}"[:1000]
+            return
+        node.status = "good"
+
+
+def _cell_text(obs: dict[str, Any]) -> str:
+    """All text a cell printed (untruncated, unlike obs['text'] which keeps head and tail)."""
+    parts = []
+    for out in obs.get("outputs") or []:
+        if out.get("output_type") == "stream":
+            parts.append(str(out.get("text", "")))
+        elif out.get("output_type") in ("execute_result", "display_data"):
+            parts.append(str((out.get("data") or {}).get("text/plain", "")))
+    return "".join(parts) or str(obs.get("text") or "")
+
+
+def solution_actions(result: SearchResult, steps_left: int | None = None) -> list[dict[str, Any]]:
+    """The actions that put the chosen node's state into an episode and submit it."""
+    best = result.best
+    if best is None:
+        note = (f"**Search** over {len(result.nodes)} node(s) found no good node ({result.stop_reason}); "
+                f"submitting the sample submission. Journal: `{result.journal_path}`.")
+        cells = [_FALLBACK_CELL]
+    else:
+        note = (f"**Search** over {len(result.nodes)} node(s) (stopped: {result.stop_reason}). Chosen: "
+                f"node `{best.id}` ({best.stage}) with self-measured validation score {best.score}; "
+                f"hidden scores were never used. Its {len(best.cells)} solution cell(s) follow. "
+                f"Journal: `{result.journal_path}`.")
+        cells = list(best.cells)
+    if steps_left is not None and len(cells) + 3 > steps_left:
+        cells = ["\n\n".join(cells)]  # one cell, so that the budget fits
+    return ([{"type": "add_markdown", "text": note}]
+            + [{"type": "execute_code", "code": c} for c in cells]
+            + [{"type": "validate"}, {"type": "submit", "final": True}])
+
+
+def run_search(task_id: str, out_dir: str | Path, policy: Policy, *, backend: str = "local",
+               final: bool = True, cell_timeout_s: float = 600.0, **search_options: Any) -> SearchResult:
+    """Search in ``out_dir/search`` and (if `final`) submit the chosen node in ``out_dir/final``."""
+    import dojo_nb
+
+    out = Path(out_dir).resolve()
+    search = TreeSearch(task_id, out / "search", policy, backend=backend, cell_timeout_s=cell_timeout_s,
+                        **search_options)
+    result = search.run()
+    if final:
+        actions = solution_actions(result)
+        env = dojo_nb.make(task_id, backend=backend, out_dir=out / "final", agent_name="search",
+                           max_steps=len(actions) + 1, cell_timeout_s=cell_timeout_s,
+                           seed=search.seed, **search.sandbox_limits)
+        try:
+            _, info = env.reset()
+            result.final_dir = Path(info["episode_dir"])
+            for action in actions:
+                _, _, terminated, truncated, info = env.step(action)
+                if terminated or truncated:
+                    break
+            result.final = dict(info.get("final") or {})
+        finally:
+            env.close()
+    return result
+
+
+# --- the Agent adapter for `dojo-nb run --agent search` -----------------------------------------
+class SearchAgent:
+    """Runs the whole search at `reset` (child episodes under EPISODE/search), then replays the
+    chosen node into the runner's episode and submits it.
+
+    `policy`: "llm" (default; remaining keyword arguments build the chat client) or a `Policy`.
+    The search gets at most `budget_fraction` of the episode's seconds left, so the replay fits.
+    """
+
+    name = "search"
+
+    def __init__(self, policy: str | Policy = "llm", *, max_nodes: int = 8,
+                 time_budget_s: float | None = None, num_drafts: int = 2, debug_prob: float = 0.5,
+                 max_debug_depth: int = 3, budget_fraction: float = 0.7, backend: str | None = None,
+                 **policy_kwargs: Any) -> None:
+        if isinstance(policy, str):
+            if policy != "llm":
+                raise ValueError(f"unknown search policy {policy!r}: give 'llm' or a Policy object")
+            policy = LLMPolicy(**policy_kwargs)
+        self.policy = policy
+        self.options = {"max_nodes": max_nodes, "num_drafts": num_drafts, "debug_prob": debug_prob,
+                        "max_debug_depth": max_debug_depth}
+        self.time_budget_s = time_budget_s
+        self.budget_fraction = float(budget_fraction)
+        self.backend = backend
+        self.result: SearchResult | None = None
+        self._queue: deque[dict[str, Any]] = deque()
+
+    def reset(self, observation: dict[str, Any], info: dict[str, Any]) -> None:
+        episode_dir = Path(info["episode_dir"])
+        meta = nbk.episode_metadata(nbk.load_trajectory(episode_dir))
+        budgets = meta.get("budgets") or {}
+        budget = self.budget_fraction * float(observation.get("seconds_left") or 0.0)
+        if self.time_budget_s is not None:
+            budget = min(budget, float(self.time_budget_s))
+        search = TreeSearch(
+            str(info["task"]["id"]), episode_dir / "search", self.policy,
+            backend=self.backend or str(meta.get("backend") or "local"), time_budget_s=budget,
+            cell_timeout_s=float(budgets.get("cell_timeout_s", 600.0)), seed=int(meta.get("seed", 0)),
+            sandbox_limits=dict(meta.get("sandbox_limits") or {}), **self.options)
+        self.result = search.run()
+        # Two steps are the markdown note and final submit; keep one spare for the validate.
+        self._queue = deque(solution_actions(self.result, int(observation.get("steps_left") or 0)))
+
+    def act(self, observation: dict[str, Any]) -> dict[str, Any]:
+        if not self._queue:
+            return {"type": "submit", "final": True}
+        return self._queue.popleft()
+
+
+__all__ = ["Node", "Proposal", "Policy", "ScriptedPolicy", "LLMPolicy", "TreeSearch", "SearchResult",
+           "SearchAgent", "run_search", "best_node", "parse_score", "solution_actions", "build_prompt",
+           "extract_code", "SCORE_LINE"]
