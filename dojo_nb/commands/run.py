@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -52,6 +53,10 @@ def run_cmd(
     max_steps: int = typer.Option(60, "--max-steps", min=1),
     cell_timeout: float = typer.Option(600.0, "--cell-timeout", help="seconds per cell"),
     episode_timeout: float = typer.Option(3600.0, "--episode-timeout", help="seconds per episode"),
+    engine: str = typer.Option("local", "--engine", help="with --split: local (threads) or ray (Ray tasks on a cluster)"),
+    address: Optional[str] = typer.Option(None, "--address", help="with --engine ray: the cluster (HOST:PORT or auto); "
+                                                                  "default: a local Ray instance"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="with --split: only the first N tasks"),
 ) -> None:
     """Run an agent on a task (or on every task of a split) and write the notebooks."""
     from dojo_nb.runner import run_episode, run_many
@@ -59,6 +64,8 @@ def run_cmd(
 
     if bool(task) == bool(split):
         raise typer.BadParameter("give exactly one of --task ID or --split train|eval")
+    if engine == "ray" and task:
+        raise typer.BadParameter("--engine ray runs a split: give --split (and --limit N for a few tasks)")
     env_kwargs = dict(backend=backend, replay=replay, max_steps=max_steps, cell_timeout_s=cell_timeout,
                       episode_timeout_s=episode_timeout)
     t0 = time.monotonic()
@@ -91,10 +98,22 @@ def run_cmd(
 
     if split not in ("train", "eval"):
         raise typer.BadParameter("--split must be train or eval")
-    ids = [t.id for t in list_tasks(split)]
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("--engine must be local or ray")
+    ids = [t.id for t in list_tasks(split)][:limit]
+    if engine == "ray":
+        from dojo_nb.ray_engine import RayNotInstalled, require_ray, run_many_ray
+
+        try:
+            require_ray()
+        except RayNotInstalled as exc:
+            console.print(str(exc), style="red", markup=False)
+            raise typer.Exit(2) from None
+        run_many = functools.partial(run_many_ray, address=address)  # noqa: F811 - same call, on Ray
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console)
-    bar = progress.add_task(f"{split} split, {parallel} at a time", total=len(ids))
+    bar = progress.add_task(f"{split} split, " + ("on Ray" if engine == "ray" else f"{parallel} at a time"),
+                            total=len(ids))
 
     def on_done(outcome) -> None:
         mark = "[green]valid[/green]" if outcome.valid else "[red]invalid[/red]"
@@ -108,7 +127,8 @@ def run_cmd(
     console.print(f"{len(outcomes)} episodes in {total:.0f}s; "
                   f"{sum(o.valid for o in outcomes)} with a valid submission")
     (out / "run.json").write_text(json.dumps({
-        "split": split, "agent": agent, "backend": backend, "parallel": parallel, "elapsed_s": round(total, 1),
+        "split": split, "agent": agent, "backend": backend, "parallel": parallel, "engine": engine,
+        "elapsed_s": round(total, 1),
         "episodes": [{"task": o.task_id, "valid": o.valid, "steps": o.steps, "final": o.final,
                       "replay": o.replay, "error": o.error, "elapsed_s": round(o.elapsed_s, 1)} for o in outcomes],
     }, indent=1))
