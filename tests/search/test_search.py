@@ -118,3 +118,29 @@ def test_next_step_without_kernels() -> None:
     s.nodes.append(Node("1", "0", "debug", "", status="good", score=0.3, debug_depth=1))
     stage, parent = s.next_step()
     assert stage == "improve" and parent.id == "1"
+
+
+class _ScriptedChat:
+    """Stands in for the LLM agent's ChatClient: same call shape, a scripted model's replies."""
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = list(replies)
+        self.seen: list[list[dict]] = []
+
+    def complete(self, messages: list[dict], tools: list | None = None):  # noqa: ANN201
+        self.seen.append(messages)
+        reply = self.replies.pop(0)
+        return type("Response", (), {"message": {"role": "assistant", "content": reply}})()
+
+
+@pytest.mark.slow
+def test_llm_policy_prompts_and_runs_the_reply(tmp_path: Path) -> None:
+    from dojo_nb.agents.search import LLMPolicy
+
+    chat = _ScriptedChat([f"A logistic regression first.\n```python\n{DRAFT_GOOD}```\n"])
+    result = TreeSearch(TASK, tmp_path, LLMPolicy(client=chat), max_nodes=1, num_drafts=1,
+                        cell_timeout_s=120).run()
+    assert [n.status for n in result.nodes] == ["good"] and result.best is result.nodes[0]
+    system, user = chat.seen[0]
+    assert "VALIDATION_SCORE" in system["content"] and "SUBMISSION_PATH" in system["content"]
+    assert "log_loss (lower is better)" in user["content"] and "# Ask" in user["content"]
