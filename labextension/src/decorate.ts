@@ -76,14 +76,25 @@ export function decorateNotebook(panel: NotebookPanel): void {
   const all = () => notebook.widgets.forEach(decorateCell);
   all();
   let pending = 0;
-  notebook.model?.contentChanged.connect(() => {
+  const later = () => {
     if (!pending) {
       pending = window.setTimeout(() => {
         pending = 0;
         if (!panel.isDisposed) {
           all();
         }
-      }, 100);
+      }, 50);
     }
+  };
+  // Metadata edits, and cells the notebook renders after it is revealed (JupyterLab 4
+  // creates cell widgets progressively, so not every cell exists when the document is ready).
+  notebook.model?.contentChanged.connect(later);
+  const nb = notebook as any;
+  const viewport: HTMLElement = nb.viewportNode ?? notebook.node;
+  const observer = new MutationObserver(later);
+  observer.observe(viewport, { childList: true });
+  panel.disposed.connect(() => {
+    observer.disconnect();
+    window.clearTimeout(pending);
   });
 }
