@@ -245,6 +245,10 @@ def test_compare_command_with_arguments(browser: Browser, lab: Lab, episodes: Ep
     n = sum(1 for d in _cells(episodes.scripted / "trajectory.ipynb") if d)
     assert _wait_until(lambda: left.locator(".dojo-nb-badge").count() == n), left.locator(".dojo-nb-badge").count()
 
+    # The scripted trajectory has an output with a <script> and an onerror handler: JupyterLab
+    # shows the untrusted notebook sanitised, nothing ran.
+    assert page.evaluate("() => typeof window.__pwned") == "undefined"
+
     # A path that does not exist: an error dialog, nothing opened.
     before = page.locator(".jp-NotebookPanel").count()
     page.evaluate("() => { window.jupyterapp.commands.execute('%s', {left: 'nope/trajectory.ipynb', "
