@@ -4,6 +4,9 @@ Both run in this process, on kernels of the same backend and sandbox, interleave
 so machine noise hits both alike. The raw baseline is jupyter_client's `execute_interactive`
 on a kernel started by the same provisioner. Prints medians and ratios as name=value lines;
 the last line is `step_overhead_ratio=X` (session over raw; target <= 1.15).
+`env_step_overhead_ratio` is env.step over jupyter_client's blocking `execute_interactive`
+(the stricter floor), `env_step_vs_async_raw_ratio` over the async one run on the env's own
+event-loop thread (what the env itself waits on).
 
 Usage: python benchmarks/step_overhead.py [--iterations N] [--backend local]
 """
@@ -67,7 +70,13 @@ def _env_vs_raw(task_id: str, n: int, rounds: int, root: Path) -> tuple[list[flo
     kc.start_channels(stdin=False)
     kc.wait_for_ready(timeout=60)
     env = dojo_nb.make(task_id, out_dir=root / "env", max_steps=n + 20)
-    raw, steps = [], []
+    raw, steps, araw = [], [], []
+
+    def async_raw(code: str) -> None:  # raw async execute_interactive on the env's own kernel and loop
+        kc_env = env.session.session.kc
+        coro = kc_env.execute_interactive(code, output_hook=lambda m: None, timeout=30)
+        asyncio.run_coroutine_threadsafe(coro, env.session._loop).result()
+
     try:
         env.reset()
         for i in range(5):  # warm both
@@ -83,11 +92,15 @@ def _env_vs_raw(task_id: str, n: int, rounds: int, root: Path) -> tuple[list[flo
                 t0 = time.perf_counter()
                 env.step({"type": "execute_code", "code": f"x = {i}"})
                 steps.append(time.perf_counter() - t0)
+            for i in range(per_round):
+                t0 = time.perf_counter()
+                async_raw(f"x = {i}")
+                araw.append(time.perf_counter() - t0)
     finally:
         env.close()
         kc.stop_channels()
         raw_session.close()
-    return raw, steps
+    return raw, steps, araw
 
 
 def main() -> None:
@@ -98,8 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         raw, ours = asyncio.run(_measure(args.backend, args.iterations, 4, Path(tmp)))
-        env_raw, steps = (_env_vs_raw(args.task, args.iterations, 4, Path(tmp)) if args.backend == "local"
-                          else ([], []))
+        env_raw, steps, env_araw = (_env_vs_raw(args.task, args.iterations, 4, Path(tmp))
+                                    if args.backend == "local" else ([], [], []))
     raw_ms, ours_ms = statistics.median(raw) * 1e3, statistics.median(ours) * 1e3
     print(f"backend={args.backend}")
     print(f"iterations={args.iterations}")
@@ -109,6 +122,9 @@ def main() -> None:
         step_ms, env_raw_ms = statistics.median(steps) * 1e3, statistics.median(env_raw) * 1e3
         print(f"raw_blocking_execute_interactive_median_ms={env_raw_ms:.3f}")
         print(f"env_step_median_ms={step_ms:.3f}")
+        araw_ms = statistics.median(env_araw) * 1e3
+        print(f"raw_async_execute_interactive_same_loop_median_ms={araw_ms:.3f}")
+        print(f"env_step_vs_async_raw_ratio={step_ms / araw_ms:.3f}")
         print(f"env_step_overhead_ratio={step_ms / env_raw_ms:.3f}")
     print(f"step_overhead_ratio={ours_ms / raw_ms:.3f}")
 

@@ -128,13 +128,31 @@ def _dumps(value: Any) -> str:
 _FSYNC = os.environ.get("DOJO_NB_FSYNC", "").strip() not in ("", "0", "false", "no")
 
 
+_TAIL = "\n ]\n}\n"
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TAIL_BYTES = _TAIL.encode()
+
+
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so that a reader (or a crash) sees the old file or the new one, never half."""
+    atomic_write_bytes(path, text.encode("utf-8", errors="backslashreplace"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """`atomic_write_text` for bytes."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
             if _FSYNC:
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -167,6 +185,9 @@ class Trajectory:
     ) -> None:
         self.path = Path(path) if path is not None else None
         self._meta_fragment: str | None = None
+        # What the file at `path` holds: (cells, bytes, (inode, size, mtime)); None: unknown.
+        self._on_disk: tuple[int, int, tuple[int, int, int]] | None = None
+        self._rewrite_needed = True
         self.cells: list[NotebookNode] = []
         self._fragments: list[str | None] = []
         self.metadata: dict[str, Any] = {
@@ -241,11 +262,14 @@ class Trajectory:
         """Add or change keys of a cell's ``metadata.dojo`` (e.g. a reward known after the fact)."""
         self.cells[index].metadata.setdefault("dojo", {}).update(_jsonable(dojo))
         self._fragments[index] = None
+        if self._on_disk is not None and index < self._on_disk[0]:
+            self._rewrite_needed = True  # a cell already in the file changed
 
     def update_metadata(self, **dojo: Any) -> None:
         """Add or change keys of the notebook's ``metadata.dojo``."""
         self.metadata["dojo"].update(_jsonable(dojo))
         self._meta_fragment = None
+        self._rewrite_needed = True
 
     def _metadata_fragment(self) -> str:
         # Encoded again only after a change: re-encoding it every step cost ~0.1 ms.
@@ -256,6 +280,7 @@ class Trajectory:
     def set_kernel_info(self, kernelspec: Mapping[str, Any] | None,
                         language_info: Mapping[str, Any] | None) -> None:
         self._meta_fragment = None
+        self._rewrite_needed = True
         if kernelspec:
             self.metadata["kernelspec"] = dict(kernelspec)
         if language_info:
@@ -279,24 +304,76 @@ class Trajectory:
         return build_solution(self.to_notebook())
 
     # --- writing ----------------------------------------------------------------------
-    def dumps(self) -> str:
-        """The notebook as JSON text; cells encoded before are reused, not re-encoded."""
-        for i, frag in enumerate(self._fragments):
-            if frag is None:
+    def _head(self) -> str:
+        return ('{\n "metadata": ' + self._metadata_fragment()
+                + f',\n "nbformat": 4,\n "nbformat_minor": {NBFORMAT_MINOR},\n "cells": [\n')
+
+    def _cell_fragments(self, start: int = 0) -> list[str]:
+        for i in range(start, len(self._fragments)):
+            if self._fragments[i] is None:
                 self._fragments[i] = _dumps(self.cells[i])
-        return (
-            '{\n "cells": [\n' + ",\n".join(self._fragments) + "\n ],\n"  # type: ignore[arg-type]
-            + ' "metadata": ' + self._metadata_fragment() + ",\n"
-            + f' "nbformat": 4,\n "nbformat_minor": {NBFORMAT_MINOR}\n}}\n'
-        )
+        return self._fragments[start:]  # type: ignore[return-value]
+
+    def dumps(self) -> str:
+        """The notebook as JSON text; cells encoded before are reused, not re-encoded.
+
+        The cells come last, so that a new cell is an append at the end of the file.
+        """
+        return self._head() + ",\n".join(self._cell_fragments()) + _TAIL
 
     def save(self, path: Path | str | None = None) -> Path:
-        """Write the notebook atomically (temp file, fsync, rename)."""
+        """Write the notebook so that a killed writer leaves the old file or the new one.
+
+        Saving to the trajectory's own path after only new cells were added appends them in
+        place when they fit in the file's last memory page: one write of the new cells and
+        the closing brackets over the old closing brackets. Linux copies a one-page write
+        whole even when SIGKILL arrives, so a killed driver still leaves a valid file, and a
+        small step costs the size of its cell, not of the whole notebook. Anything else
+        (bigger cells, metadata or an older cell changed, another path, the file changed by
+        someone else, $DOJO_NB_FSYNC set) rewrites the file atomically (temp file, rename).
+        """
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("this trajectory has no path; pass one to save()")
-        atomic_write_text(target, self.dumps())
+        if target == self.path and not _FSYNC and self._append_new_cells():
+            return target
+        text = self.dumps().encode("utf-8", errors="backslashreplace")
+        atomic_write_bytes(target, text)
+        if target == self.path:
+            self._on_disk = (len(self.cells), len(text), _file_id(target))
+            self._rewrite_needed = False
         return target
+
+    def _append_new_cells(self) -> bool:
+        """Append the cells added since the last save; False when a full rewrite is needed."""
+        if self._rewrite_needed or self._on_disk is None or self.path is None:
+            return False
+        n_on_disk, size, file_id = self._on_disk
+        if _file_id(self.path) != file_id:  # replaced or changed behind our back
+            return False
+        if n_on_disk == len(self.cells):
+            return True
+        new = ",\n".join(self._cell_fragments(n_on_disk))
+        data = ((",\n" if n_on_disk else "") + new + _TAIL).encode("utf-8", errors="backslashreplace")
+        offset = size - len(_TAIL_BYTES)
+        if len(data) > _PAGE - offset % _PAGE:
+            return False  # a write over two pages could be cut by a signal between them
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            try:
+                written = os.pwrite(fd, data, offset)
+                if written != len(data):
+                    raise OSError(28, "short write")
+            except OSError:
+                # A full disk mid-write: put the old end back, so the file is the old notebook.
+                os.ftruncate(fd, offset)
+                os.pwrite(fd, _TAIL_BYTES, offset)
+                raise
+            new_size = offset + len(data)
+        finally:
+            os.close(fd)
+        self._on_disk = (len(self.cells), new_size, _file_id(self.path))
+        return True
 
     def save_solution(self, path: Path | str) -> Path:
         path = Path(path)

@@ -93,3 +93,44 @@ def test_incremental_dumps_equals_full_encoding(tmp_path):
     reopened.add_markdown("more", {"step": 6, "action_type": "add_markdown"})
     nbformat.validate(nbformat.reads(reopened.dumps(), as_version=4))
     assert len(reopened) == len(t) + 1
+
+
+def test_in_place_appends_match_a_full_rewrite(tmp_path):
+    """Small cells are appended in place; whatever path a save takes, the file is the notebook."""
+    import os
+
+    path = tmp_path / "t.ipynb"
+    t = nbk.Trajectory(path, dojo={"task": {"id": "x"}})
+    t.add_description("# task")
+    t.save()
+    inode = os.stat(path).st_ino
+    appended = 0
+    for i in range(60):
+        if i == 20:
+            t.add_code("print('big')", {"status": "ok", "outputs": [
+                {"output_type": "stream", "name": "stdout", "text": "é" * 9000}]}, {"step": i})
+        elif i == 40:
+            t.update_metadata(note="changed")  # metadata sits before the cells: a rewrite
+        elif i == 50:
+            t.update_cell(3, reward=1.0)  # an older cell changed: a rewrite
+        else:
+            t.add_code(f"x = {i}", {"status": "ok", "outputs": []}, {"step": i})
+        t.save()
+        appended += os.stat(path).st_ino == inode
+        inode = os.stat(path).st_ino
+        assert path.read_bytes() == t.dumps().encode(), f"file differs from the notebook after save {i}"
+        nbformat.validate(nbformat.read(path, as_version=4))
+    assert appended >= 40  # most small steps did not rewrite the file
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["dojo"]["note"] == "changed" and nb.cells[3].metadata["dojo"]["reward"] == 1.0
+
+
+def test_a_file_changed_behind_our_back_is_rewritten(tmp_path):
+    path = tmp_path / "t.ipynb"
+    t = nbk.Trajectory(path)
+    t.add_description("# task")
+    t.save()
+    path.write_text("garbage")  # someone else wrote it
+    t.add_code("x = 1", {"status": "ok", "outputs": []}, {"step": 1})
+    t.save()
+    assert path.read_bytes() == t.dumps().encode()
