@@ -36,6 +36,7 @@ def main() -> None:
     if docker_unavailable_reason() is None:
         run("step_overhead.py", "--iterations", "30" if q else "300", "--backend", "docker")
         run("docker_start.py", "--iterations", "2" if q else "8")
+        run("reset_pool.py", "--iterations", "2" if q else "10", "--backend", "docker")
     if not q:
         run("workload.py")
     run("load.py", "--episodes", "2" if q else "16", "--steps", "10" if q else "50")
