@@ -3,6 +3,7 @@ synced scroll, score curves; writes docs/img/lab-compare.png."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from .conftest import Browser, Episodes, Lab, Page
 pytestmark = pytest.mark.browser
 
 EXT = "dojo-nb-lab"
+_WORKSPACES = itertools.count(1)
 COMMAND = "dojo-nb:compare"
 
 # The cell at the top of a notebook's viewport, as the page shows it (pure DOM, no extension code).
@@ -56,11 +58,16 @@ def _expected_match(left_key: str, right_cells: list[dict[str, Any]]) -> str | N
 
 
 def _open_lab(browser: Browser, lab: Lab) -> Page:
+    """A fresh Lab page in a workspace of its own (nothing restored from an earlier test)."""
     page = browser.new_page()
-    page.goto(f"{lab.url}/lab?token={lab.token}", wait_until="domcontentloaded")
+    workspace = f"t{next(_WORKSPACES)}"
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}?reset&token={lab.token}", wait_until="domcontentloaded")
     page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('%s')" % COMMAND,
                            timeout=60_000)
+    # The layout restorer (and ?reset) must be done before we open anything.
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+    page.wait_for_timeout(300)
     return page
 
 
@@ -233,12 +240,11 @@ def test_compare_command_side_by_side(browser: Browser, lab: Lab, episodes: Epis
 def test_compare_command_with_arguments(browser: Browser, lab: Lab, episodes: Episodes) -> None:
     """Executed programmatically with {left, right} (episode folders are accepted too): no dialog."""
     page = _open_lab(browser, lab)
-    page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
     result = page.evaluate(
         "([l, r]) => window.jupyterapp.commands.execute('%s', {left: l, right: r})" % COMMAND,
         [episodes.scripted.relative_to(episodes.root).as_posix(), episodes.rel(episodes.baseline)])
     assert result and set(result) == {"left", "right", "curves"}, result
-    assert page.locator(".jp-Dialog").count() == 0
+    assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
     for key in ("left", "right", "curves"):
         assert page.locator(f'[id="{result[key]}"]').is_visible(), key
     left = page.locator(f'[id="{result["left"]}"]')
