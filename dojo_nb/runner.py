@@ -71,6 +71,14 @@ def run_episode(task_id: str, agent_name: str = "baseline", *, out_dir: str | Pa
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
         outcome.final = summary.get("final") or outcome.final
+        if callable(getattr(agent, "stats", None)):  # optional hook: e.g. an LLM agent's calls and tokens
+            from dojo_nb.notebook import atomic_write_text
+
+            try:
+                summary["agent_stats"] = agent.stats()
+                atomic_write_text(summary_path, json.dumps(summary, indent=1, default=str) + "\n")
+            except Exception as exc:  # noqa: BLE001 - stats must never cost the episode
+                print(f"dojo-nb: agent.stats() failed: {type(exc).__name__}: {exc}")
     if replay and outcome.error is None:
         from dojo_nb.replay import ReplayError, replay_episode
 
