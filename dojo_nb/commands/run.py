@@ -57,6 +57,11 @@ def run_cmd(
     address: Optional[str] = typer.Option(None, "--address", help="with --engine ray: the cluster (HOST:PORT or auto); "
                                                                   "default: a local Ray instance"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="with --split: only the first N tasks"),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="LLM agents: OpenAI-compatible server, "
+                                                                    "e.g. http://localhost:8000/v1"),
+    model: Optional[str] = typer.Option(None, "--model", help="LLM agents: model name on that server"),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="LLM agents: environment variable "
+                                              "holding the API key (default DOJO_NB_API_KEY, then OPENAI_API_KEY)"),
 ) -> None:
     """Run an agent on a task (or on every task of a split) and write the notebooks."""
     from dojo_nb.runner import run_episode, run_many
@@ -68,6 +73,10 @@ def run_cmd(
         raise typer.BadParameter("--engine ray runs a split: give --split (and --limit N for a few tasks)")
     env_kwargs = dict(backend=backend, replay=replay, max_steps=max_steps, cell_timeout_s=cell_timeout,
                       episode_timeout_s=episode_timeout)
+    agent_kwargs = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env))
+                    if v is not None}
+    if agent_kwargs:  # only agents that take them (llm, search) get them
+        env_kwargs["agent_kwargs"] = agent_kwargs
     t0 = time.monotonic()
     if task:
         try:
