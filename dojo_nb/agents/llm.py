@@ -1,0 +1,369 @@
+"""An LLM agent: any OpenAI-compatible chat model, with one tool per action type.
+
+The model sees the task (the env's reset text) and, after each tool call, the observation as
+the env rendered it (``obs["text"]``, head+tail truncated to `max_observation_chars`, plus
+status, grading and budget left). Tools are generated from `dojo_nb.actions` (the contract),
+so a new action type becomes a new tool without touching this file.
+
+Conversation budget (the stated rule). Tokens are *estimated* as ``ceil(len(json(message)) / 4)
++ 4`` per message (no tokenizer: servers differ, and the estimate only has to be safe, not
+exact). The prompt may use ``max_context_tokens - reply_reserve_tokens``. The system message
+and the first user message (task + files) are always kept; the rest is a list of *turns* (one
+assistant message with the tool results that answer it). While the prompt is over budget, the
+oldest turn is dropped, and one user note in their place says how many steps were dropped and
+what they were (e.g. ``execute_code ok x4, error x1; submit x1``); the notebook keeps them all.
+If the newest turn alone is still too big, its tool results are cut further (head+tail).
+
+Malformed tool calls are repaired when the intent is clear (arguments with raw newlines,
+code fences, trailing commas, a Python-literal dict, double-encoded JSON); otherwise, and for
+unknown tools or arguments that break the action contract, the problem goes back to the model
+as that call's tool result and the model is asked again, at most `max_repairs` times in a row
+(then a markdown cell records the failure and the step budget bounds the episode).
+
+The model's text (and ``reasoning_content`` when the server sends it) is recorded as markdown
+cells with ``add_markdown`` (one step each; ``record_messages=False`` turns this off). Tokens
+and calls per episode come from `stats()`, which the runner writes to ``summary.json``
+under ``agent_stats``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+import uuid
+from collections import deque
+from typing import Any, Iterable, Sequence
+
+from dojo_nb.actions import ACTION_TYPES, InvalidAction, action_schema, parse_action
+from dojo_nb.agents.chat_client import DEFAULT_API_KEY_ENV, ChatClient, ChatError
+
+SYSTEM_PROMPT = """\
+You are a careful machine-learning engineer working in a live Jupyter notebook. Each tool call \
+is one notebook action: execute_code appends a code cell and runs it in the kernel (variables \
+persist between cells); add_markdown writes a note; request_info, validate and submit ask the \
+environment. The kernel already defines INPUT_DIR, WORKING_DIR, SUBMISSION_PATH and SEED. Read \
+the data from INPUT_DIR, write your predictions as CSV to SUBMISSION_PATH, call validate, then \
+submit. Measure your own validation score before submitting; scores on hidden data are never \
+shown. Call exactly one tool per turn, keep cells short, and finish with submit(final=true) \
+before the step budget runs out."""
+
+NUDGE = ("Please continue by calling exactly one of the tools (when you are done, call submit "
+         "with final=true).")
+
+
+# --- tools from the action contract ---------------------------------------------------------
+def tool_definitions(action_types: Iterable[str] = ACTION_TYPES) -> list[dict[str, Any]]:
+    """OpenAI tool definitions, one per action type, parameters from `action_schema`."""
+    tools = []
+    for atype in action_types:
+        schema = action_schema(atype)
+        props = {k: v for k, v in schema["properties"].items() if k != "type"}
+        tools.append({"type": "function", "function": {
+            "name": atype,
+            "description": schema["description"],
+            "parameters": {"type": "object", "properties": props,
+                           "required": [r for r in schema["required"] if r != "type"],
+                           "additionalProperties": False},
+        }})
+    return tools
+
+
+# --- lenient argument parsing ----------------------------------------------------------------
+_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n?(.*?)\n?```\s*$", re.S)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+
+def parse_arguments(arguments: Any) -> tuple[dict[str, Any], bool]:
+    """A tool call's arguments as a dict and whether a repair was needed; ValueError if hopeless."""
+    if isinstance(arguments, dict):
+        return arguments, False
+    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        return {}, False
+    if not isinstance(arguments, str):
+        raise ValueError(f"arguments must be a JSON object string, got {type(arguments).__name__}")
+    try:
+        value = json.loads(arguments)
+        repaired = False
+    except ValueError as first:
+        value, repaired = _repair(arguments, first), True
+    if isinstance(value, str):  # double-encoded: a JSON string holding the object
+        try:
+            value, repaired = json.loads(value, strict=False), True
+        except ValueError:
+            pass
+    if not isinstance(value, dict):
+        raise ValueError(f"arguments must be a JSON object, got {type(value).__name__}")
+    return value, repaired
+
+
+def _repair(text: str, first: ValueError) -> Any:
+    candidates = [text]
+    fenced = _FENCE.match(text)
+    if fenced:
+        candidates.append(fenced.group(1))
+    for c in list(candidates):
+        start, end = c.find("{"), c.rfind("}")
+        if 0 <= start < end:
+            candidates.append(c[start:end + 1])
+    for c in list(candidates):
+        candidates.append(_TRAILING_COMMA.sub(r"\1", c))
+    for c in candidates:
+        try:
+            return json.loads(c, strict=False)  # strict=False: raw newlines/tabs inside strings
+        except ValueError:
+            pass
+        try:
+            value = ast.literal_eval(c.strip())  # {'code': '...', 'final': True}
+        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+            continue
+        if isinstance(value, dict):
+            return value
+    raise ValueError(f"the arguments are not valid JSON ({first})")
+
+
+# --- rendering and budget --------------------------------------------------------------------
+def truncate_middle(text: str, max_chars: int) -> str:
+    """Head and tail of `text` (60/40), with a marker saying how much was cut."""
+    if len(text) <= max_chars:
+        return text
+    head = int(max_chars * 0.6)
+    tail = max(0, max_chars - head)
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n... [{cut} characters cut] ...\n{text[len(text) - tail:] if tail else ''}"
+
+
+def render_observation(obs: dict[str, Any], max_chars: int) -> str:
+    """What the model reads after a tool call: status, the env's text, grading, budget left."""
+    lines = [f"status: {obs.get('status')}"]
+    text = str(obs.get("text") or "")
+    message = obs.get("message")
+    if message and str(message) not in text:
+        lines.append(f"message: {message}")
+    grading = obs.get("grading")
+    if grading:
+        lines.append("grading: " + json.dumps(grading, default=str))
+    lines.append(f"cell {obs.get('cell_index')}; steps left {obs.get('steps_left')}; "
+                 f"seconds left {float(obs.get('seconds_left') or 0):.0f}")
+    if text:
+        lines += ["output:", truncate_middle(text, max_chars)]
+    return "\n".join(lines)
+
+
+def estimate_tokens(message: dict[str, Any]) -> int:
+    """The stated estimate: ceil(characters of the message as JSON / 4) + 4."""
+    return math.ceil(len(json.dumps(message, ensure_ascii=False)) / 4) + 4
+
+
+class LLMAgent:
+    """Drives an episode with a chat model through tool calls (see the module docstring)."""
+
+    name = "llm"
+
+    def __init__(self, base_url: str = "http://localhost:8000/v1", model: str = "default", *,
+                 api_key_env: str = DEFAULT_API_KEY_ENV, client: Any = None, timeout_s: float = 120.0,
+                 max_retries: int = 5, backoff_s: float = 1.0, temperature: float | None = 0.0,
+                 max_context_tokens: int = 32_000, reply_reserve_tokens: int = 4_096,
+                 max_observation_chars: int = 8_000, max_repairs: int = 3, record_messages: bool = True,
+                 tools: Sequence[str] | None = None, system_prompt: str = SYSTEM_PROMPT) -> None:
+        self.client = client if client is not None else ChatClient(
+            base_url, model, api_key_env=api_key_env, timeout_s=timeout_s, max_retries=max_retries,
+            backoff_s=backoff_s, temperature=temperature)
+        unknown = [t for t in (tools or ()) if t not in ACTION_TYPES]
+        if unknown:
+            raise ValueError(f"unknown action type(s) for tools: {unknown}; known: {ACTION_TYPES}")
+        self.tool_names = tuple(tools or ACTION_TYPES)
+        self.tools = tool_definitions(self.tool_names)
+        self.max_context_tokens = int(max_context_tokens)
+        self.reply_reserve_tokens = int(reply_reserve_tokens)
+        if self.max_context_tokens - self.reply_reserve_tokens < 1000:
+            raise ValueError("max_context_tokens - reply_reserve_tokens must leave >= 1000 tokens")
+        self.max_observation_chars = int(max_observation_chars)
+        self.max_repairs = int(max_repairs)
+        self.record_messages = bool(record_messages)
+        self.system_prompt = system_prompt
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._head: list[dict[str, Any]] = []         # system + task: always sent
+        self._turns: list[list[dict[str, Any]]] = []  # [assistant, tool results..., nudges]
+        self._dropped: list[str] = []                  # "action_type status" of dropped steps
+        self._queue: deque[tuple[dict[str, Any], str | None, str]] = deque()
+        self._awaiting: tuple[str, str] | None = None  # (tool_call_id, action_type) of the action in flight
+        self._counts = {"tool_calls": 0, "repaired_tool_calls": 0, "rejected_tool_calls": 0,
+                        "markdown_cells": 0, "dropped_turns": 0, "model_errors": 0,
+                        "max_prompt_tokens_estimate": 0}
+        self._errors: list[str] = []
+
+    # --- protocol -------------------------------------------------------------------------
+    def reset(self, observation: dict[str, Any], info: dict[str, Any]) -> None:
+        self._reset_state()
+        if hasattr(self.client, "reset_stats"):
+            self.client.reset_stats()
+        task = dict(info.get("task") or {})
+        facts = {k: task.get(k) for k in ("id", "type", "metric", "lower_is_better", "id_column",
+                                          "target_columns", "submission_kind") if k in task}
+        user = (f"{observation.get('text', '')}\n\nTask facts: {json.dumps(facts, default=str)}\n"
+                f"Steps left: {observation.get('steps_left')}; seconds left: "
+                f"{float(observation.get('seconds_left') or 0):.0f}.")
+        self._head = [{"role": "system", "content": self.system_prompt},
+                      {"role": "user", "content": truncate_middle(user, 4 * self.max_observation_chars)}]
+
+    def act(self, observation: dict[str, Any]) -> dict[str, Any]:
+        if self._awaiting is not None:
+            call_id, atype = self._awaiting
+            self._awaiting = None
+            self._turns[-1].append({"role": "tool", "tool_call_id": call_id,
+                                    "content": render_observation(observation, self.max_observation_chars)})
+            self._turns[-1][0].setdefault("_steps", []).append(f"{atype} {observation.get('status')}")
+        if not self._queue:
+            self._ask_model()
+        action, call_id, atype = self._queue.popleft()
+        self._awaiting = (call_id, atype) if call_id else None
+        return action
+
+    def stats(self) -> dict[str, Any]:
+        """Calls and tokens of this episode (JSON-able; never the API key)."""
+        client_stats = self.client.stats() if hasattr(self.client, "stats") else {}
+        return {**client_stats, **self._counts, "errors": list(self._errors[-5:]),
+                "context_budget_tokens": self.max_context_tokens - self.reply_reserve_tokens,
+                "token_estimate": "ceil(chars of message JSON / 4) + 4 per message"}
+
+    # --- talking to the model ---------------------------------------------------------------
+    def _record(self, text: str) -> None:
+        if self.record_messages and text.strip():
+            self._counts["markdown_cells"] += 1
+            self._queue.append(({"type": "add_markdown", "text": text.strip()}, None, "add_markdown"))
+
+    def _ask_model(self) -> None:
+        """Fill the queue: the model's notes, then its valid tool calls (repairing as needed)."""
+        last_problem = ""
+        for _ in range(self.max_repairs + 1):
+            try:
+                resp = self.client.complete(self.prompt(), tools=self.tools)
+            except ChatError as exc:
+                self._counts["model_errors"] += 1
+                self._errors.append(str(exc)[:500])
+                self._record(f"**The model could not be reached; ending the episode.**\n\n```text\n{exc}\n```")
+                self._queue.append(({"type": "submit", "final": True}, None, "submit"))
+                return
+            msg = resp.message or {}
+            content = msg.get("content")
+            text = content if isinstance(content, str) else ""
+            reasoning = msg.get("reasoning_content") or msg.get("reasoning") or ""
+            calls = [c for c in (msg.get("tool_calls") or []) if isinstance(c, dict)]
+            assistant: dict[str, Any] = {"role": "assistant", "content": text or None}
+            if calls:
+                assistant["tool_calls"] = [self._normalise_call(c) for c in calls]
+            turn: list[dict[str, Any]] = [assistant]
+            self._turns.append(turn)
+            note = "\n\n".join(p for p in (f"*Reasoning:* {reasoning.strip()}" if isinstance(reasoning, str)
+                                           and reasoning.strip() else "", text.strip()) if p)
+            self._record(note)
+            if not calls:
+                turn.append({"role": "user", "content": NUDGE})
+                if self._queue:  # the note is this turn's action; the model is asked again after it
+                    return
+                last_problem = "the reply had no tool call"
+                continue
+            valid = 0
+            for call in assistant["tool_calls"]:
+                self._counts["tool_calls"] += 1
+                action, problem, repaired = self._to_action(call["function"]["name"],
+                                                            call["function"]["arguments"])
+                if problem:
+                    self._counts["rejected_tool_calls"] += 1
+                    last_problem = problem
+                    turn.append({"role": "tool", "tool_call_id": call["id"],
+                                 "content": f"error: {problem}. Nothing was run; call the tool again "
+                                            "with valid arguments."})
+                    turn[0].setdefault("_steps", []).append(f"{call['function']['name']} rejected")
+                    continue
+                if repaired:
+                    self._counts["repaired_tool_calls"] += 1
+                    call["function"]["arguments"] = json.dumps(
+                        {k: v for k, v in action.items() if k != "type"}, ensure_ascii=False)
+                self._queue.append((action, call["id"], action["type"]))
+                valid += 1
+            if valid:
+                return
+        self._errors.append(f"no valid tool call after {self.max_repairs + 1} tries: {last_problem}"[:500])
+        if not self._queue:
+            self._queue.append(({"type": "add_markdown",
+                                 "text": f"The model gave no valid tool call after {self.max_repairs + 1} "
+                                         f"tries (last problem: {last_problem})."}, None, "add_markdown"))
+
+    @staticmethod
+    def _normalise_call(call: dict[str, Any]) -> dict[str, Any]:
+        fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+        args = fn.get("arguments")
+        if not isinstance(args, str):
+            args = json.dumps(args if args is not None else {})
+        return {"id": str(call.get("id") or f"call_{uuid.uuid4().hex[:12]}"), "type": "function",
+                "function": {"name": str(fn.get("name") or ""), "arguments": args}}
+
+    def _to_action(self, name: str, arguments: str) -> tuple[dict[str, Any], str | None, bool]:
+        if name not in self.tool_names:
+            return {}, f"unknown tool {name!r}; the tools are: {', '.join(self.tool_names)}", False
+        try:
+            args, repaired = parse_arguments(arguments)
+        except ValueError as exc:
+            return {}, f"could not read the arguments of {name}: {exc}", False
+        args = dict(args)
+        if args.get("type", name) != name:
+            return {}, f"the arguments of {name} say type={args.get('type')!r}; leave 'type' out", False
+        args.pop("type", None)
+        parsed = parse_action({"type": name, **args})
+        if isinstance(parsed, InvalidAction):
+            return {}, parsed.message, False
+        return parsed.to_dict(), None, repaired
+
+    # --- the budget -------------------------------------------------------------------------
+    def prompt(self) -> list[dict[str, Any]]:
+        """The messages to send: head, a note for dropped turns, the newest turns that fit."""
+        budget = self.max_context_tokens - self.reply_reserve_tokens
+        while True:
+            msgs = self._assemble()
+            total = sum(estimate_tokens(m) for m in msgs)
+            if total <= budget or len(self._turns) <= 1:
+                break
+            dropped = self._turns.pop(0)
+            self._dropped += dropped[0].get("_steps", [])
+            self._counts["dropped_turns"] += 1
+        if total > budget and self._turns:  # the newest turn alone is too big: cut its tool results
+            over = total - budget
+            for m in self._turns[-1]:
+                if m["role"] == "tool" and over > 0:
+                    keep = max(500, len(m["content"]) - 4 * over - 200)
+                    before = estimate_tokens(m)
+                    m["content"] = truncate_middle(m["content"], keep)
+                    over -= before - estimate_tokens(m)
+            msgs = self._assemble()
+            total = sum(estimate_tokens(m) for m in msgs)
+        self._counts["max_prompt_tokens_estimate"] = max(self._counts["max_prompt_tokens_estimate"], total)
+        return msgs
+
+    def _assemble(self) -> list[dict[str, Any]]:
+        msgs = list(self._head)
+        if self._dropped:
+            msgs.append({"role": "user", "content": self._dropped_note()})
+        for turn in self._turns:
+            for m in turn:
+                msgs.append({k: v for k, v in m.items() if not k.startswith("_")})
+        return msgs
+
+    def _dropped_note(self) -> str:
+        counts: dict[str, dict[str, int]] = {}
+        for entry in self._dropped:
+            atype, _, status = entry.partition(" ")
+            counts.setdefault(atype, {}).setdefault(status, 0)
+            counts[atype][status] += 1
+        parts = ["; ".join(f"{a} " + ", ".join(f"{s} x{n}" for s, n in st.items()) for a, st in counts.items())]
+        return (f"[Context budget: the {len(self._dropped)} oldest tool calls were dropped from this "
+                f"conversation ({parts[0] or 'none'}). The notebook still has them and the kernel keeps "
+                "their variables; request_info(what='history') lists the submissions so far.]")
+
+
+__all__ = ["LLMAgent", "tool_definitions", "parse_arguments", "render_observation", "estimate_tokens",
+           "truncate_middle", "SYSTEM_PROMPT"]
