@@ -1,0 +1,76 @@
+"""`dojo-nb report`: one episode as one self-contained, script-free HTML page.
+
+The page: a title (task, agent, folder), any problems found while reading (unfinished
+episode, unreadable summary/replay), the summary table, the score-over-steps chart, the
+task description (folded), then every cell with its status, time, reward and outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dojo_nb.report.cells import render_cell
+from dojo_nb.report.chart import Series, score_chart
+from dojo_nb.report.episode import EpisodeData, load_episode
+from dojo_nb.report.html import esc
+from dojo_nb.report.page import page, write_page
+
+REPORT_NAME = "report.html"
+
+
+def summary_table(episodes: list[EpisodeData]) -> str:
+    """One column per episode; rows whose values differ are highlighted (compare)."""
+    rows = [ep.summary_rows() for ep in episodes]
+    out = ['<table class="summary">']
+    if len(episodes) > 1:
+        head = "".join(f"<th>{esc(ep.label)}</th>" for ep in episodes)
+        out.append(f"<thead><tr><th></th>{head}</tr></thead>")
+    out.append("<tbody>")
+    for i, (label, _) in enumerate(rows[0]):
+        values = [r[i][1] for r in rows]
+        differs = len(episodes) > 1 and len(set(values)) > 1
+        cls = ' class="differs"' if differs else ""
+        cells = "".join(f"<td>{esc(v)}</td>" for v in values)
+        out.append(f'<tr{cls} data-row="{esc(label)}"><th>{esc(label)}</th>{cells}</tr>')
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def problems_banner(problems: list[str]) -> str:
+    return "".join(f'<div class="banner">{esc(p)}</div>' for p in problems)
+
+
+def build_report(episode: EpisodeData) -> str:
+    """The whole HTML page for one episode."""
+    nb = episode.nb
+    description = ""
+    body_cells = []
+    for i, cell in enumerate(nb.cells):
+        if (cell.get("metadata", {}).get("dojo") or {}).get("action_type") == "description" and not description:
+            description = (f'<details><summary>Task description</summary>'
+                           f'{render_cell(cell, i, anchor=f"cell-{i}")}</details>')
+            continue
+        body_cells.append(render_cell(cell, i, anchor=f"cell-{i}"))
+    title = f"{episode.task_id} — {episode.agent}"
+    chart = score_chart([Series(episode.label, episode.submissions, episode.n_steps)])
+    body = (
+        f"<header><h1>dojo-nb report: {esc(title)}</h1>"
+        f'<div class="subtitle">{esc(str(episode.path))} · started {esc(episode.meta.get("started_at") or "?")}'
+        f"</div></header>"
+        f"{problems_banner(episode.problems)}"
+        f'<section id="summary"><h2>Summary</h2>{summary_table([episode])}</section>'
+        f'<section id="scores"><h2>Score over steps</h2>{chart}</section>'
+        f'<section id="cells"><h2>Cells ({len(nb.cells)})</h2>{description}{"".join(body_cells)}</section>'
+    )
+    return page(f"dojo-nb report: {title}", body)
+
+
+def write_report(episode_dir: Path | str, out: Path | str | None = None) -> Path:
+    """Read the episode, build the page, then write it (nothing is written if reading fails)."""
+    episode = load_episode(episode_dir)
+    text = build_report(episode)
+    target = Path(out) if out is not None else episode.path / REPORT_NAME
+    return write_page(text, target)
+
+
+__all__ = ["build_report", "write_report", "summary_table", "REPORT_NAME"]
