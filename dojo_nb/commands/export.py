@@ -1,0 +1,58 @@
+"""`dojo-nb export sft|rl`: episodes -> JSONL training data (see `dojo_nb.export` for the formats)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+export_app = typer.Typer(help="Turn episode folders into training data (JSONL).", no_args_is_help=True)
+
+_EPISODES = typer.Argument(..., help="episode folders (or folders holding them, searched recursively)")
+
+
+def _finish(kind: str, report) -> None:
+    for path, problem in report.failed:
+        console.print(f"skipped {path}: {problem}", style="yellow", markup=False)
+    what = "records" if kind == "sft" else "transitions"
+    console.print(f"wrote {report.records} {what} from {report.episodes} episode(s) to {report.out}"
+                  + (f"; {len(report.failed)} skipped" if report.failed else ""), markup=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@export_app.command("sft")
+def sft_cmd(
+    episodes: List[Path] = _EPISODES,
+    out: Path = typer.Option(..., "--out", help="JSONL file to write (one chat record per episode)"),
+    markdown: str = typer.Option("content", "--markdown",
+                                 help="add_markdown steps: 'content' (assistant text before the next tool "
+                                      "call) or 'tool' (kept as add_markdown tool calls)"),
+    arguments: str = typer.Option("string", "--arguments",
+                                  help="tool-call arguments: 'string' (OpenAI JSON string) or 'object' "
+                                       "(a dict, for Hugging Face chat templates)"),
+) -> None:
+    """One chat record (messages with tool calls and tool results, tools, metadata) per episode."""
+    from dojo_nb.export import export
+
+    if markdown not in ("content", "tool") or arguments not in ("string", "object"):
+        raise typer.BadParameter("--markdown is content|tool and --arguments is string|object")
+    _finish("sft", export("sft", episodes, out, markdown=markdown, arguments=arguments))
+
+
+@export_app.command("rl")
+def rl_cmd(
+    episodes: List[Path] = _EPISODES,
+    out: Path = typer.Option(..., "--out", help="JSONL file to write (one transition per step)"),
+) -> None:
+    """Per-step transitions: episode_id, step, observation, action, reward, terminated, truncated."""
+    from dojo_nb.export import export
+
+    _finish("rl", export("rl", episodes, out))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(export_app, name="export")

@@ -1,0 +1,315 @@
+"""Training data from episode folders: chat records for SFT, per-step transitions for RL.
+
+Both are built from what every episode writes, whatever agent ran it: ``trajectory.ipynb``
+(each step's cell and ``metadata.dojo``) and, when present, ``summary.json``. So a baseline
+episode exports like an LLM one.
+
+SFT (one JSON line per episode, the OpenAI chat format with tools, which TRL's SFTTrainer
+and axolotl's ``chat_template`` datasets read)::
+
+    {"messages": [{"role": "system", ...}, {"role": "user", "content": <task, paths, files>},
+                  {"role": "assistant", "content": <notes or null>,
+                   "tool_calls": [{"id": "call_3", "type": "function",
+                                   "function": {"name": "execute_code", "arguments": "{\\"code\\": ...}"}}]},
+                  {"role": "tool", "tool_call_id": "call_3", "content": <observation text>}, ...],
+     "tools": [<one function per action type>],
+     "metadata": {"episode_id", "task", "agent", "score", "public_score", "medal", "valid", ...}}
+
+Rules: an ``add_markdown`` step becomes the ``content`` of the next assistant message (the
+agent's reasoning before its action; ``markdown="tool"`` keeps it a tool call instead);
+invalid actions and environment notes (resume, internal errors) are left out of SFT records
+(they are not behaviour to imitate) and counted in ``metadata.skipped_steps``. Arguments are
+JSON strings as on the OpenAI wire (``arguments="object"`` gives dicts, which Hugging Face
+chat templates expect).
+
+RL (one JSON line per step): ``episode_id, step, observation`` (the text the agent acted on),
+``action``, ``action_type``, ``reward``, ``next_observation``, ``status``, ``terminated``,
+``truncated`` (on the last step: terminated after a final submit; truncated when a budget or
+the driver ended the episode).
+
+Observation texts are rebuilt from the notebook: code cells through the env's own renderer
+(`dojo_nb.kernel.render.render_text`) from the outputs the agent saw; other actions from the
+event cell the env wrote (its summary and detail, as recorded).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import nbformat
+
+from dojo_nb import notebook as nbk
+from dojo_nb.actions import ACTION_TYPES
+
+SUMMARY_NAME = "summary.json"
+REPLAY_NAME = "replay.json"
+DEFAULT_SYSTEM = ("You are a machine-learning engineer working in a live Jupyter notebook. Each tool "
+                  "call is one notebook action. Write predictions to SUBMISSION_PATH, validate, submit.")
+_EVENT_HEAD = re.compile(r"^\*\*dojo · [^*]+\*\* — ?")
+_FENCED = re.compile(r"\n\n(`{3,})text\n(.*)\n\1\s*$", re.S)
+
+
+class ExportError(Exception):
+    """An episode folder that cannot be exported (missing or corrupt trajectory)."""
+
+
+@dataclass
+class Episode:
+    """What an exporter needs from one episode folder."""
+
+    root: Path
+    nb: Any
+    meta: dict[str, Any]
+    summary: dict[str, Any] | None
+    steps: list[nbk.StepRecord]
+    replay: dict[str, Any] | None = None
+
+    @property
+    def task(self) -> dict[str, Any]:
+        return dict(self.meta.get("task") or (self.summary or {}).get("task") or {})
+
+    @property
+    def episode_id(self) -> str:
+        return f"{self.task.get('id', 'task')}/{self.root.name}"
+
+    @property
+    def end_reason(self) -> str | None:
+        return self.meta.get("end_reason") or (self.summary or {}).get("end_reason")
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return dict((self.summary or {}).get("final") or self.meta.get("final") or {})
+
+
+def find_episodes(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
+    """(episode folder, problem): a folder with trajectory.ipynb, else its sub-folders that have one."""
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file() and p.name == nbk.TRAJECTORY_NAME:
+            yield p.parent, None
+        elif (p / nbk.TRAJECTORY_NAME).exists():
+            yield p, None
+        elif p.is_dir():
+            found = sorted(t.parent for t in p.rglob(nbk.TRAJECTORY_NAME))
+            if not found:
+                yield p, f"no {nbk.TRAJECTORY_NAME} in {p} or below it"
+            yield from ((f, None) for f in found)
+        else:
+            yield p, f"{p} does not exist"
+
+
+def load_episode(root: str | Path) -> Episode:
+    """Read an episode folder; ExportError says what is wrong with it."""
+    root = Path(root)
+    path = root / nbk.TRAJECTORY_NAME
+    if not path.is_file():
+        raise ExportError(f"{root}: no {nbk.TRAJECTORY_NAME}")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises many kinds on a torn or hand-edited file
+        raise ExportError(f"{path}: not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
+    meta = nbk.episode_metadata(nb)
+    if not meta.get("task"):
+        raise ExportError(f"{path}: not a dojo-nb trajectory (no metadata.dojo.task)")
+    summary = None
+    if (root / SUMMARY_NAME).is_file():
+        try:
+            summary = json.loads((root / SUMMARY_NAME).read_text())
+        except ValueError as exc:
+            raise ExportError(f"{root / SUMMARY_NAME}: not valid JSON ({exc})") from None
+    replay = None
+    if (root / REPLAY_NAME).is_file():
+        try:
+            replay = json.loads((root / REPLAY_NAME).read_text())
+        except ValueError:
+            replay = None
+    steps = nbk.list_steps(nb)
+    if not steps:
+        raise ExportError(f"{path}: the episode has no agent steps")
+    return Episode(root, nb, meta, summary, steps, replay)
+
+
+# --- per-step reconstruction -------------------------------------------------------------------
+def step_action(step: nbk.StepRecord) -> dict[str, Any] | None:
+    """The action that made a step's cell (None for invalid actions and environment notes)."""
+    if step.action_type not in ACTION_TYPES:
+        return None
+    if step.action_type == "edit_cell" and "edits" in step.dojo:
+        return {"type": "edit_cell", "cell_index": step.dojo["edits"], "code": step.source}
+    if step.action_type == "run_cell" and "reruns" in step.dojo:
+        return {"type": "run_cell", "cell_index": step.dojo["reruns"]}
+    action = step.action()
+    return None if action is None else {"type": action.pop("type", step.action_type), **action}
+
+
+def observation_text(nb: Any, step: nbk.StepRecord) -> str:
+    """The observation text the agent read after this step (rebuilt from the notebook)."""
+    from dojo_nb.kernel.render import render_text
+
+    cell = nb.cells[step.cell_index]
+    if cell.cell_type == "code":
+        text = render_text(cell.get("outputs") or [])
+        message = step.dojo.get("message")
+        if message and message not in text:
+            text = f"{text}\n[dojo-nb] {message}" if text else str(message)
+        return text if text else "(no output)"
+    if step.action_type == "add_markdown":
+        return f"markdown cell {step.cell_index} added"
+    body = _EVENT_HEAD.sub("", cell.source, count=1)
+    fenced = _FENCED.search(body)
+    if fenced:
+        body = body[:fenced.start()].rstrip() + "\n\n" + fenced.group(2)
+    return body.strip()
+
+
+def reset_text(ep: Episode) -> str:
+    """The first user message: task description, kernel variables, input files, budgets."""
+    desc = next((c.source for c in ep.nb.cells if nbk.cell_dojo(c).get("action_type") == nbk.DESCRIPTION), "")
+    lines = [desc.rstrip(), "", "---", "Variables defined in the kernel (the parameters cell ran already):"]
+    lines += [f"  {k} = {v!r}" for k, v in (ep.meta.get("kernel_paths") or {}).items()]
+    input_dir = ep.root / "sandbox" / "input"
+    kernel_input = (ep.meta.get("kernel_paths") or {}).get("INPUT_DIR", "INPUT_DIR")
+    if input_dir.is_dir():
+        files = [f"  {kernel_input}/{p.relative_to(input_dir).as_posix()}  ({p.stat().st_size:,} bytes)"
+                 for p in sorted(input_dir.rglob("*")) if p.is_file()]
+        lines += ["", "Input files:", *(files or ["  (no files)"])]
+    budgets = ep.meta.get("budgets") or {}
+    if budgets:
+        lines += ["", f"Budget: {budgets.get('max_steps')} steps, {budgets.get('episode_timeout_s')} s in all, "
+                      f"{budgets.get('cell_timeout_s')} s per cell."]
+    return "\n".join(lines)
+
+
+def episode_metadata(ep: Episode, **extra: Any) -> dict[str, Any]:
+    final = ep.final
+    task = ep.task
+    out = {
+        "episode_id": ep.episode_id, "source": str(ep.root),
+        "task": task.get("id"), "task_type": task.get("type"), "metric": task.get("metric"),
+        "lower_is_better": task.get("lower_is_better"), "agent": ep.meta.get("agent"),
+        "score": final.get("private_score"), "public_score": final.get("public_score"),
+        "position_score": final.get("private_position_score"), "medal": final.get("medal"),
+        "valid": final.get("valid"), "steps": len(ep.steps), "end_reason": ep.end_reason,
+        "reward_sum": ep.meta.get("reward_sum"),
+        "reproduced": (ep.replay or {}).get("reproduced"),
+        "unfinished": ep.end_reason is None,
+    }
+    stats = (ep.summary or {}).get("agent_stats")
+    if stats:
+        out["agent_stats"] = {k: stats.get(k) for k in ("model", "calls", "prompt_tokens",
+                                                        "completion_tokens", "total_tokens") if k in stats}
+    out.update(extra)
+    return out
+
+
+# --- SFT -----------------------------------------------------------------------------------------
+def sft_record(ep: Episode, *, markdown: str = "content", arguments: str = "string",
+               system_prompt: str | None = None) -> dict[str, Any]:
+    """One chat-format training record for an episode (see the module docstring)."""
+    from dojo_nb.agents.llm import SYSTEM_PROMPT, tool_definitions
+
+    if markdown not in ("content", "tool"):
+        raise ValueError("markdown must be 'content' or 'tool'")
+    if arguments not in ("string", "object"):
+        raise ValueError("arguments must be 'string' or 'object'")
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt or SYSTEM_PROMPT},
+                                      {"role": "user", "content": reset_text(ep)}]
+    notes: list[str] = []
+    skipped = 0
+    for step in ep.steps:
+        action = step_action(step)
+        if action is None:
+            skipped += 1
+            continue
+        if action["type"] == "add_markdown" and markdown == "content":
+            notes.append(action["text"])
+            continue
+        args = {k: v for k, v in action.items() if k != "type"}
+        call_id = f"call_{step.step}"
+        messages.append({"role": "assistant", "content": "\n\n".join(notes) or None, "tool_calls": [{
+            "id": call_id, "type": "function",
+            "function": {"name": action["type"],
+                         "arguments": json.dumps(args, ensure_ascii=False) if arguments == "string" else args}}]})
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": observation_text(ep.nb, step)})
+        notes = []
+    if notes:  # notes after the last action end the conversation as plain assistant text
+        messages.append({"role": "assistant", "content": "\n\n".join(notes)})
+    return {"messages": messages, "tools": tool_definitions(),
+            "metadata": episode_metadata(ep, skipped_steps=skipped)}
+
+
+# --- RL ------------------------------------------------------------------------------------------
+def rl_transitions(ep: Episode) -> list[dict[str, Any]]:
+    """One record per step, in order (see the module docstring)."""
+    out = []
+    before = reset_text(ep)
+    reason = ep.end_reason
+    for i, step in enumerate(ep.steps):
+        last = i == len(ep.steps) - 1
+        after = observation_text(ep.nb, step)
+        action = step_action(step)
+        if action is None and step.action_type == "invalid_action":
+            action = {"invalid": True, "requested_type": step.dojo.get("requested_type"),
+                      "raw_preview": step.dojo.get("raw_preview")}
+        out.append({
+            "episode_id": ep.episode_id, "step": step.step, "observation": before, "action": action,
+            "action_type": step.action_type, "reward": float(step.reward or 0.0),
+            "next_observation": after, "status": step.status,
+            "terminated": bool(last and reason == "final_submit"),
+            "truncated": bool(last and reason is not None and reason != "final_submit"),
+        })
+        before = after
+    return out
+
+
+# --- writing -----------------------------------------------------------------------------------
+@dataclass
+class ExportReport:
+    """What an export wrote and what it skipped (with why)."""
+
+    out: Path
+    episodes: int = 0
+    records: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def export(kind: str, paths: Iterable[str | Path], out: str | Path, **options: Any) -> ExportReport:
+    """Write `kind` ("sft" or "rl") records for every episode under `paths` to the JSONL file `out`.
+
+    A bad episode is skipped and listed in `report.failed`; the others are still written.
+    The file is written to a temporary name and renamed, so a crash leaves no half file.
+    """
+    if kind not in ("sft", "rl"):
+        raise ValueError("kind must be 'sft' or 'rl'")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(out)
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for root, problem in find_episodes(paths):
+            if problem:
+                report.failed.append((str(root), problem))
+                continue
+            try:
+                ep = load_episode(root)
+                records = [sft_record(ep, **options)] if kind == "sft" else rl_transitions(ep)
+            except ExportError as exc:
+                report.failed.append((str(root), str(exc)))
+                continue
+            except Exception as exc:  # noqa: BLE001 - one odd notebook must not stop the others
+                report.failed.append((str(root), f"{root}: cannot export ({type(exc).__name__}: {exc})"))
+                continue
+            for rec in records:
+                fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+            report.episodes += 1
+            report.records += len(records)
+    tmp.replace(out)
+    return report
+
+
+__all__ = ["ExportError", "Episode", "ExportReport", "export", "find_episodes", "load_episode",
+           "observation_text", "reset_text", "rl_transitions", "sft_record", "step_action"]
