@@ -206,7 +206,7 @@ def build_compare(a: EpisodeData, b: EpisodeData, *, align_how: str = "content",
     counts = {k: sum(r.kind == k for r in rows) for k in ("same", "changed", "replaced", "only-a", "only-b")}
     chart = score_chart([Series(f"A: {a.label}", a.submissions, a.n_steps),
                          Series(f"B: {b.label}", b.submissions, b.n_steps)])
-    grid = [f'<div class="grid"><div class="colhead a">A: {esc(a.label)}</div>'
+    grid = [f'<div class="cmp-grid"><div class="colhead a">A: {esc(a.label)}</div>'
             f'<div class="colhead b">B: {esc(b.label)}</div>']
     for r in rows:
         pair = f'{_slot(a.nb, r.a, b.nb, r.b, "a", r.kind)}{_slot(b.nb, r.b, a.nb, r.a, "b", r.kind)}'

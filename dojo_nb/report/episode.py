@@ -116,16 +116,7 @@ class EpisodeData:
     @property
     def submissions(self) -> list[Submission]:
         """Every submit step, from the cells (the truth even when summary.json is missing)."""
-        subs = []
-        for s in self.steps:
-            if s.action_type != "submit":
-                continue
-            g = s.dojo.get("grading") if isinstance(s.dojo.get("grading"), Mapping) else {}
-            subs.append(Submission(
-                step=s.step, valid=bool(g.get("valid")), public_score=_number(g.get("public_score")),
-                position_score=_number(g.get("public_position_score")),
-                message=str(g.get("message") or ""), final=bool(g.get("final"))))
-        return subs
+        return submissions_of(self.steps)
 
     @property
     def best_public_score(self) -> float | None:
@@ -176,6 +167,20 @@ class EpisodeData:
             ("reproduced", self.reproduced_text()),
             ("end", self.end_reason),
         ]
+
+
+def submissions_of(steps: list[nbk.StepRecord]) -> list[Submission]:
+    """The submit steps among `steps`, with what their grading said."""
+    subs = []
+    for s in steps:
+        if s.action_type != "submit":
+            continue
+        g = s.dojo.get("grading") if isinstance(s.dojo.get("grading"), Mapping) else {}
+        subs.append(Submission(
+            step=s.step, valid=bool(g.get("valid")), public_score=_number(g.get("public_score")),
+            position_score=_number(g.get("public_position_score")),
+            message=str(g.get("message") or ""), final=bool(g.get("final"))))
+    return subs
 
 
 def fmt(value: float | None, spec: str = ".6g") -> str:
@@ -231,4 +236,5 @@ def load_episode(path: Path | str) -> EpisodeData:
     return data
 
 
-__all__ = ["EpisodeData", "ReportError", "Submission", "load_episode", "fmt", "FAILED_STATUSES"]
+__all__ = ["EpisodeData", "ReportError", "Submission", "load_episode", "fmt", "submissions_of",
+           "FAILED_STATUSES"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from dojo_nb.report.html import code_css, esc
@@ -61,7 +62,7 @@ pre.source { background: #fff8c5; }
 img.output-image { max-width: 100%; height: auto; display: block; margin: 4px 0; }
 .outputs { border-top: 1px dashed var(--line); margin-top: 4px; padding-top: 2px; }
 details > summary { cursor: pointer; color: var(--muted); font-size: 12px; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0 14px; }
+.cmp-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0 14px; }
 .pair { display: contents; }
 .slot { min-width: 0; }
 .slot.empty { border: 1px dashed var(--line); border-radius: 6px; margin: 10px 0; background:
@@ -79,6 +80,34 @@ details > summary { cursor: pointer; color: var(--muted); font-size: 12px; }
 def stylesheet() -> str:
     """The page's one stylesheet: layout plus the code colours."""
     return _CSS + code_css()
+
+
+def scoped_stylesheet(scope: str) -> str:
+    """The stylesheet with every rule limited to elements under `scope` (a class selector).
+
+    For HTML embedded in someone else's page (a notebook widget), where rules for ``body``,
+    ``pre`` or ``*`` would restyle JupyterLab itself.
+    """
+    rules = []
+    css = re.sub(r"/\*.*?\*/", "", stylesheet(), flags=re.S)
+    for chunk in css.split("}"):
+        if "{" not in chunk:
+            continue
+        selectors, body = chunk.split("{", 1)
+        scoped = []
+        for sel in selectors.split(","):
+            sel = sel.strip()
+            if not sel:
+                continue
+            if sel in ("body", "body.compare"):
+                continue  # the host page's body is not ours
+            if sel == ":root":
+                scoped.append(scope)
+            else:
+                scoped.append(f"{scope} {sel}")
+        if scoped:
+            rules.append(f"{', '.join(scoped)} {{{body}}}")
+    return "\n".join(rules)
 
 
 def content_security_policy(css: str) -> str:
@@ -117,4 +146,4 @@ def write_page(text: str, out: Path) -> Path:
     return out
 
 
-__all__ = ["page", "write_page", "stylesheet", "content_security_policy"]
+__all__ = ["page", "write_page", "stylesheet", "scoped_stylesheet", "content_security_policy"]
