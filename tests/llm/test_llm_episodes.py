@@ -183,6 +183,34 @@ def test_regression_episode_replays(tmp_path: Path, api_key: str) -> None:
     assert summary["final"]["private_score"] is not None
     assert KEY.encode() not in _all_episode_bytes(outcome.episode_dir)
 
+    # Exported for SFT, the model's note is the content before its call, and its tokens are kept.
+    from dojo_nb.export import export
+
+    report = export("sft", [outcome.episode_dir], tmp_path / "sft.jsonl")
+    rec = json.loads((tmp_path / "sft.jsonl").read_text())
+    assert report.records == 1 and rec["metadata"]["agent"] == "llm"
+    assert rec["metadata"]["agent_stats"]["calls"] == 4
+    first = rec["messages"][2]
+    assert first["content"] == "Check the metric." and first["tool_calls"][0]["function"]["name"] == "request_info"
+
+
+def test_cli_run_agent_llm(tmp_path: Path, api_key: str) -> None:
+    from typer.testing import CliRunner
+
+    from dojo_nb.cli import app
+
+    with ScriptedChatServer([tool("execute_code", {"code": CLASSIFY}), *_finish()]) as server:
+        result = CliRunner().invoke(app, [
+            "run", "--agent", "llm", "--task", "iris-species", "--out", str(tmp_path / "out"),
+            "--no-replay", "--max-steps", "10", "--base-url", server.base_url, "--model", "cli-model",
+            "--api-key-env", "DOJO_NB_API_KEY"])
+        requests = list(server.requests)
+    assert result.exit_code == 0, result.output
+    assert len(requests) == 3 and requests[0]["body"]["model"] == "cli-model"
+    summary = json.loads(next((tmp_path / "out").rglob("summary.json")).read_text())
+    assert summary["agent"] == "llm" and summary["final"]["valid"]
+    assert summary["agent_stats"]["calls"] == 3
+
 
 def test_forecasting_under_a_small_context_budget(tmp_path: Path, api_key: str) -> None:
     budget, reserve = 3000, 1000
