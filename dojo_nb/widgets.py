@@ -212,6 +212,10 @@ class LiveEpisodeView:
     def show(self) -> "LiveEpisodeView":
         """Display the view once in the running notebook (later updates change it in place)."""
         if not self._shown:
+            from IPython import get_ipython
+
+            if get_ipython() is None:  # a plain script: nothing to display into, stay quiet
+                return self
             from IPython.display import display
 
             display(self.widget)

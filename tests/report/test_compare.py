@@ -127,3 +127,44 @@ def test_crashed_episode_compares(episodes: Episodes, tmp_path: Path) -> None:
     # the crashed run is a prefix of the full one: all its cells pair, the rest are B only
     assert sum(1 for k, a, b in rows if a is not None and b is not None) == crashed_cells
     assert all(k == "only-b" for k, a, _ in rows if a is None)
+
+
+def _tiled(nb: nbformat.NotebookNode, times: int, insert_at: int | None = None) -> nbformat.NotebookNode:
+    """A long trajectory made of a real one's step cells repeated, with fresh steps and ids."""
+    import copy
+
+    out = copy.deepcopy(nb)
+    body = [c for c in nb.cells if c.metadata.get("dojo", {}).get("step", 0) > 0]
+    out.cells = out.cells[:2]
+    for k in range(times):
+        for c in body:
+            c = copy.deepcopy(c)
+            c.source += f"\n# round {k}" if c.cell_type == "code" else ""
+            out.cells.append(c)
+    if insert_at is not None:
+        out.cells.insert(insert_at, nbformat.v4.new_code_cell(INSERTED_CODE))
+    for i, c in enumerate(out.cells):
+        c["id"] = f"t{i}"
+        if i >= 2:
+            c.metadata.setdefault("dojo", {})["step"] = i - 1
+    return out
+
+
+def test_long_trajectories_align_fast_and_like_nbdime(episodes: Episodes, monkeypatch) -> None:
+    import time
+
+    import dojo_nb.report.compare as compare
+
+    nb = nbformat.read(episodes.hostile / "trajectory.ipynb", as_version=4)
+    a, b = _tiled(nb, 25), _tiled(nb, 25, insert_at=120)
+    assert len(a.cells) * len(b.cells) > compare.NBDIME_MAX_PAIRS   # the anchored path
+    t0 = time.monotonic()
+    rows = compare.align_by_content(a, b)
+    fast = time.monotonic() - t0
+    assert [(r.a, r.b) for r in rows if r.kind == "only-b"] == [(None, 120)]
+    assert all(r.kind == "same" for r in rows if r.kind != "only-b")
+    monkeypatch.setattr(compare, "NBDIME_MAX_PAIRS", 10**9)   # nbdime over the whole notebooks
+    t0 = time.monotonic()
+    full = compare.align_by_content(a, b)
+    assert [(r.a, r.b, r.kind) for r in full] == [(r.a, r.b, r.kind) for r in rows]
+    assert fast < time.monotonic() - t0
