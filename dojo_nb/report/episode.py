@@ -78,7 +78,7 @@ class EpisodeData:
     @property
     def label(self) -> str:
         """Short name for a column or a curve: agent and folder."""
-        return f"{self.agent} · {self.path.name}"
+        return self.agent if self.path.name == self.agent else f"{self.agent} · {self.path.name}"
 
     @property
     def final(self) -> dict[str, Any]:
