@@ -213,7 +213,7 @@ _PUBLIC_GRADE_KEYS = ("valid", "message", "public_score", "public_position_score
 class DojoEnv(gymnasium.Env):
     """A task episode in a live notebook. Build it with `dojo_nb.make`."""
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi", "widget"], "render_fps": 1}
 
     def __init__(
         self,
@@ -255,6 +255,7 @@ class DojoEnv(gymnasium.Env):
         self.agent_name = agent_name
         self.default_seed = int(seed)
         self.render_mode = render_mode
+        self._live_view: Any = None  # the LiveEpisodeView of render_mode="widget", made on first render
         self.sandbox_limits = dict(sandbox_limits)
         self.action_space = ActionSpace()
         self.observation_space = ObservationSpace()
@@ -435,6 +436,8 @@ class DojoEnv(gymnasium.Env):
                            seconds_left=self._seconds_left(),
                            message=None if status == "ok" else f"the parameters cell failed: {result.text}")
         self._last_obs = obs
+        if self.render_mode == "widget":
+            self.render()
         return obs, self._info()
 
     def step(self, action: Any) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
@@ -478,6 +481,8 @@ class DojoEnv(gymnasium.Env):
         else:
             self._save_trajectory(obs)
         self._last_obs = obs
+        if self.render_mode == "widget":
+            self.render()
         return obs, float(reward), bool(terminated), bool(truncated), info
 
     def _save_trajectory(self, obs: dict[str, Any]) -> None:
@@ -520,9 +525,17 @@ class DojoEnv(gymnasium.Env):
         if missing:
             self.trajectory.update_cell(idx, **missing)
 
-    def render(self) -> str | None:
+    def render(self) -> Any:
+        """"ansi": the last observation's text. "widget": a LiveEpisodeView shown once, updated in place."""
         if self.render_mode == "ansi":
             return self._last_obs["text"] if self._last_obs else ""
+        if self.render_mode == "widget":
+            if self._live_view is None:
+                from .widgets import LiveEpisodeView  # ipywidgets only when asked for
+
+                self._live_view = LiveEpisodeView().show()
+            self._live_view.update(self)
+            return self._live_view
         return None
 
     def close(self) -> None:
