@@ -1,7 +1,7 @@
 """Round-trip of a trivial cell: through dojo-nb's KernelSession (and env.step) vs raw jupyter_client.
 
-Both run in this process, on kernels of the same backend and sandbox, interleaved in rounds
-so machine noise hits both alike. The raw baseline is jupyter_client's `execute_interactive`
+Both run in this process, on kernels of the same backend and sandbox, interleaved call by
+call so machine noise (which drifts over seconds here) hits both alike. The raw baseline is jupyter_client's `execute_interactive`
 on a kernel started by the same provisioner. Prints medians and ratios as name=value lines;
 the last line is `step_overhead_ratio=X` (session over raw; target <= 1.15).
 `env_step_overhead_ratio` is env.step over jupyter_client's blocking `execute_interactive`
@@ -24,7 +24,7 @@ import dojo_nb
 from dojo_nb.kernel import KernelSession, SandboxSpec, make_kernel_manager
 
 
-async def _measure(backend: str, n: int, rounds: int, root: Path) -> tuple[list[float], list[float]]:
+async def _measure(backend: str, n: int, root: Path) -> tuple[list[float], list[float]]:
     raw_spec = SandboxSpec(root=root / "raw")
     km = make_kernel_manager(raw_spec, backend)
     await km.start_kernel()
@@ -38,16 +38,15 @@ async def _measure(backend: str, n: int, rounds: int, root: Path) -> tuple[list[
         for _ in range(5):  # warm both
             await kc.execute_interactive("1", output_hook=lambda m: None, timeout=30)
             await session.execute("1", timeout=30)
-        per_round = max(1, n // rounds)
-        for r in range(rounds):
-            for i in range(per_round):
+        for i in range(n):  # alternate call by call, the first of the pair alternating too
+            for which in ((0, 1) if i % 2 else (1, 0)):
                 t0 = time.perf_counter()
-                await kc.execute_interactive(f"x = {i}", output_hook=lambda m: None, timeout=30)
-                raw.append(time.perf_counter() - t0)
-            for i in range(per_round):
-                t0 = time.perf_counter()
-                await session.execute(f"x = {i}", timeout=30)
-                ours.append(time.perf_counter() - t0)
+                if which == 0:
+                    await kc.execute_interactive(f"x = {i}", output_hook=lambda m: None, timeout=30)
+                    raw.append(time.perf_counter() - t0)
+                else:
+                    await session.execute(f"x = {i}", timeout=30)
+                    ours.append(time.perf_counter() - t0)
     finally:
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
@@ -55,8 +54,8 @@ async def _measure(backend: str, n: int, rounds: int, root: Path) -> tuple[list[
     return raw, ours
 
 
-def _env_vs_raw(task_id: str, n: int, rounds: int, root: Path) -> tuple[list[float], list[float]]:
-    """env.step against blocking raw `execute_interactive`, interleaved round by round.
+def _env_vs_raw(task_id: str, backend: str, n: int, root: Path) -> tuple[list[float], list[float]]:
+    """env.step against blocking raw `execute_interactive`, interleaved call by call.
 
     The raw client talks to its own kernel, started by the same provisioner (same sandbox).
     """
@@ -64,12 +63,12 @@ def _env_vs_raw(task_id: str, n: int, rounds: int, root: Path) -> tuple[list[flo
 
     from dojo_nb.kernel import SyncKernelSession
 
-    raw_session = SyncKernelSession(SandboxSpec(root=root / "raw-env"), "local").start()
+    raw_session = SyncKernelSession(SandboxSpec(root=root / "raw-env"), backend).start()
     kc = BlockingKernelClient()
     kc.load_connection_info(raw_session.session.km.get_connection_info())
     kc.start_channels(stdin=False)
     kc.wait_for_ready(timeout=60)
-    env = dojo_nb.make(task_id, out_dir=root / "env", max_steps=n + 20)
+    env = dojo_nb.make(task_id, backend=backend, out_dir=root / "env", max_steps=n + 20)
     raw, steps, araw = [], [], []
 
     def async_raw(code: str) -> None:  # raw async execute_interactive on the env's own kernel and loop
@@ -82,20 +81,19 @@ def _env_vs_raw(task_id: str, n: int, rounds: int, root: Path) -> tuple[list[flo
         for i in range(5):  # warm both
             kc.execute_interactive("1", output_hook=lambda m: None, timeout=30)
             env.step({"type": "execute_code", "code": "1"})
-        per_round = max(1, n // rounds)
-        for _ in range(rounds):
-            for i in range(per_round):
+        for i in range(n):  # one of each per iteration, in a rotating order: drift hits all three alike
+            order = [0, 1, 2][i % 3:] + [0, 1, 2][:i % 3]
+            for which in order:
                 t0 = time.perf_counter()
-                kc.execute_interactive(f"x = {i}", output_hook=lambda m: None, timeout=30)
-                raw.append(time.perf_counter() - t0)
-            for i in range(per_round):
-                t0 = time.perf_counter()
-                env.step({"type": "execute_code", "code": f"x = {i}"})
-                steps.append(time.perf_counter() - t0)
-            for i in range(per_round):
-                t0 = time.perf_counter()
-                async_raw(f"x = {i}")
-                araw.append(time.perf_counter() - t0)
+                if which == 0:
+                    kc.execute_interactive(f"x = {i}", output_hook=lambda m: None, timeout=30)
+                    raw.append(time.perf_counter() - t0)
+                elif which == 1:
+                    env.step({"type": "execute_code", "code": f"x = {i}"})
+                    steps.append(time.perf_counter() - t0)
+                else:
+                    async_raw(f"x = {i}")
+                    araw.append(time.perf_counter() - t0)
     finally:
         env.close()
         kc.stop_channels()
@@ -110,9 +108,8 @@ def main() -> None:
     parser.add_argument("--task", default="iris-species")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        raw, ours = asyncio.run(_measure(args.backend, args.iterations, 4, Path(tmp)))
-        env_raw, steps, env_araw = (_env_vs_raw(args.task, args.iterations, 4, Path(tmp))
-                                    if args.backend == "local" else ([], [], []))
+        raw, ours = asyncio.run(_measure(args.backend, args.iterations, Path(tmp)))
+        env_raw, steps, env_araw = _env_vs_raw(args.task, args.backend, args.iterations, Path(tmp))
     raw_ms, ours_ms = statistics.median(raw) * 1e3, statistics.median(ours) * 1e3
     print(f"backend={args.backend}")
     print(f"iterations={args.iterations}")

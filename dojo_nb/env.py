@@ -275,6 +275,7 @@ class DojoEnv(gymnasium.Env):
         self._task_info: dict[str, Any] | None = None
         self._own_pool = False
         self._closers: list[threading.Thread] = []
+        self._deferred_closes: list[Any] = []  # kernels of ended episodes, stopped after reset()
         self.pool = self._setup_pool(pool)
 
     def _setup_pool(self, pool: Any) -> Any:
@@ -346,6 +347,22 @@ class DojoEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start a new episode (ending the previous one): fresh folder, kernel and notebook."""
+        try:
+            return self._reset(seed=seed, options=options)
+        finally:
+            # The previous episode's kernel stops only now: stopping it while this episode's
+            # first cell runs would compete with it for the driver's CPU (2 cores here).
+            self._start_deferred_closes()
+
+    def _start_deferred_closes(self) -> None:
+        for session in self._deferred_closes:
+            closer = threading.Thread(target=session.close, name="dojo-nb-close", daemon=True)
+            closer.start()
+            self._closers.append(closer)
+        self._deferred_closes.clear()
+
+    def _reset(self, *, seed: int | None,
+               options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
         super().reset(seed=seed)
         if self._open:
             self._end_episode("reset")
@@ -542,6 +559,7 @@ class DojoEnv(gymnasium.Env):
         """End the episode (if one is running): stop the kernel, write solution and summary."""
         if self._open:
             self._end_episode("closed")
+        self._start_deferred_closes()
         for closer in self._closers:
             closer.join(timeout=60)
         self._closers.clear()
@@ -554,6 +572,8 @@ class DojoEnv(gymnasium.Env):
         try:
             if getattr(self, "_open", False) and self.session is not None:
                 self.session.close()
+            for session in getattr(self, "_deferred_closes", []):
+                session.close()
             if getattr(self, "_own_pool", False) and self.pool is not None:
                 self.pool.close()
         except Exception:
@@ -926,11 +946,9 @@ class DojoEnv(gymnasium.Env):
         try:
             if self.session is not None:
                 if reason == "reset":
-                    # The next episode need not wait ~0.1 s for this kernel to stop; close() joins.
-                    closer = threading.Thread(target=self.session.close, name="dojo-nb-close",
-                                              daemon=True)
-                    closer.start()
-                    self._closers.append(closer)
+                    # The next episode need not wait ~0.1 s for this kernel to stop: reset()
+                    # closes it in a thread once the new episode is up; close() joins.
+                    self._deferred_closes.append(self.session)
                 else:
                     self.session.close()
         finally:

@@ -53,13 +53,18 @@ class KernelPool:
     def __init__(self, backend: str = "local", size: int = 2, *,
                  staging_dir: str | os.PathLike[str] | None = None,
                  sandbox_limits: dict[str, Any] | None = None,
-                 session_kwargs: dict[str, Any] | None = None) -> None:
+                 session_kwargs: dict[str, Any] | None = None,
+                 refill_delay_s: float = 0.5) -> None:
         if int(size) < 0:
             raise ValueError(f"pool size must be >= 0, got {size!r}")
         self.backend = backend
         self.size = int(size)
         self.sandbox_limits = dict(sandbox_limits or {})
         self.session_kwargs = dict(session_kwargs or {})
+        # A replacement starts this long after a hand-out, not during it: starting a kernel
+        # takes a core for about a second, which the episode's first cell would feel.
+        self.refill_delay_s = max(0.0, float(refill_delay_s))
+        self._last_handout = 0.0
         base = Path(staging_dir) if staging_dir is not None else Path.cwd() / "runs"
         # One folder per pool: a crashed driver's leftovers never mix with a live pool's.
         self.staging_dir = (base / f".dojo-pool-{os.getpid()}-{secrets.token_hex(3)}").resolve()
@@ -131,7 +136,8 @@ class KernelPool:
                 self.stats.misses += 1
                 return None
             session, staged = self._ready.popleft()
-            self._cond.notify_all()  # the filler starts a replacement
+            self._last_handout = time.monotonic()
+            self._cond.notify_all()  # the filler starts a replacement (after refill_delay_s)
         try:
             if target.exists():
                 target.rmdir()  # only an empty folder may be replaced
@@ -153,6 +159,11 @@ class KernelPool:
             with self._cond:
                 while not self._closed and len(self._ready) + self._starting >= self.size:
                     self._cond.wait()
+                while not self._closed:
+                    quiet = self._last_handout + self.refill_delay_s - time.monotonic()
+                    if quiet <= 0:
+                        break
+                    self._cond.wait(quiet)
                 if self._closed:
                     return
                 self._starting += 1

@@ -103,6 +103,29 @@ def test_shared_pool_must_match_and_outlives_the_env(tmp_path: Path, task_id: st
     assert not pool.staging_dir.exists()
 
 
+def test_refill_waits_for_the_quiet_period_after_a_hand_out(tmp_path: Path, task_id: str) -> None:
+    """A replacement kernel starts refill_delay_s after a hand-out, not while the episode starts;
+    the previous episode's kernel is stopped after the next reset, and nothing outlives close()."""
+    if not bwrap_path():
+        pytest.skip("needs bwrap")
+    before = _children()
+    with KernelPool("local", 1, staging_dir=tmp_path, refill_delay_s=4.0) as pool:
+        pool.wait_ready(timeout=120)
+        env = dojo_nb.make(task_id, out_dir=tmp_path / "a", pool=pool)
+        try:
+            env.reset()
+            first_kernel = _children() - before
+            assert env.trajectory.metadata["dojo"]["kernel_source"] == "pool"
+            assert pool.stats.started == 1 and len(pool) == 0  # within the quiet period
+            assert pool.wait_ready(timeout=120) == 1 and pool.stats.started == 2  # then refilled
+            env.reset()  # from the pool again; the first episode's kernel stops in the background
+            assert env.trajectory.metadata["dojo"]["kernel_source"] == "pool"
+        finally:
+            env.close()
+        assert not (first_kernel & _children())
+    assert _children() <= before
+
+
 def test_empty_pool_is_a_miss_not_a_wait(tmp_path: Path, task_id: str) -> None:
     with KernelPool("local", 1, staging_dir=tmp_path) as pool:  # filling has just begun
         env = dojo_nb.make(task_id, out_dir=tmp_path / "a", pool=pool)

@@ -16,6 +16,7 @@ from dojo_nb.cli import app
 from dojo_nb.export import export, load_episode, ExportError
 from dojo_nb.runner import run_episode
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "agents-and-export.md"
 
 
@@ -134,18 +135,21 @@ def test_a_run_folder_is_searched_for_episodes(episode: dict[str, Any], tmp_path
 
 
 def test_docs_show_a_record_shaped_like_a_real_export(episode: dict[str, Any], tmp_path: Path) -> None:
-    """The record in docs/agents-and-export.md is a shortened real one: same keys, roles, tools."""
+    """The records in docs/agents-and-export.md and the README are shortened real ones: same keys, roles, tools."""
     out = tmp_path / "sft.jsonl"
     export("sft", [episode["dir"]], out)
     real = _read_jsonl(out)[0]
-    block = re.search(r"<!-- sft-record -->\s*```json\n(.*?)\n```", DOCS.read_text(), re.S)
-    assert block, "docs/agents-and-export.md lacks the <!-- sft-record --> json block"
-    shown = json.loads(block.group(1))
-    assert set(shown) == set(real) and set(shown["metadata"]) <= set(real["metadata"])
-    assert shown["metadata"]["task"] == real["metadata"]["task"] == "iris-species"
-    roles = [m["role"] for m in shown["messages"]]
-    assert roles == [m["role"] for m in real["messages"]][: len(roles)]
-    for s, r in zip(shown["messages"], real["messages"]):
-        assert set(s) == set(r)
-        if s.get("tool_calls"):
-            assert s["tool_calls"][0]["function"]["name"] == r["tool_calls"][0]["function"]["name"]
+    for doc in (DOCS, README):
+        block = re.search(r"<!-- sft-record -->\s*```json\n(.*?)\n```", doc.read_text(), re.S)
+        assert block, f"{doc.name} lacks the <!-- sft-record --> json block"
+        shown = json.loads(block.group(1))
+        assert set(shown) == set(real) and set(shown["metadata"]) <= set(real["metadata"])
+        assert shown["metadata"]["task"] == real["metadata"]["task"] == "iris-species"
+        assert [t["function"]["name"] for t in shown["tools"]] == \
+            [t["function"]["name"] for t in real["tools"]][: len(shown["tools"])]
+        roles = [m["role"] for m in shown["messages"]]
+        assert roles == [m["role"] for m in real["messages"]][: len(roles)]
+        for s, r in zip(shown["messages"], real["messages"]):
+            assert set(s) == set(r)
+            if s.get("tool_calls"):
+                assert s["tool_calls"][0]["function"]["name"] == r["tool_calls"][0]["function"]["name"]
