@@ -1,12 +1,13 @@
 """Round-trip of a trivial cell: through dojo-nb's KernelSession (and env.step) vs raw jupyter_client.
 
 Both run in this process, on kernels of the same backend and sandbox, interleaved call by
-call so machine noise (which drifts over seconds here) hits both alike. The raw baseline is jupyter_client's `execute_interactive`
-on a kernel started by the same provisioner. Prints medians and ratios as name=value lines;
-the last line is `step_overhead_ratio=X` (session over raw; target <= 1.15).
-`env_step_overhead_ratio` is env.step over jupyter_client's blocking `execute_interactive`
-(the stricter floor), `env_step_vs_async_raw_ratio` over the async one run on the env's own
-event-loop thread (what the env itself waits on).
+call so machine noise (which drifts over seconds here) hits both alike. The raw baseline is
+jupyter_client's `execute_interactive` on a kernel started by the same provisioner. Prints
+medians and ratios as name=value lines; the last line is `step_overhead_ratio=X` (session
+over raw; target <= 1.15). `env_step_overhead_ratio` is env.step over jupyter_client's
+blocking `execute_interactive` (the client most people call raw),
+`env_step_vs_async_raw_ratio` over the async one run on the env's own event-loop thread
+(faster than the blocking one here, so the stricter comparison).
 
 Usage: python benchmarks/step_overhead.py [--iterations N] [--backend local]
 """
@@ -38,15 +39,13 @@ async def _measure(backend: str, n: int, root: Path) -> tuple[list[float], list[
         for _ in range(5):  # warm both
             await kc.execute_interactive("1", output_hook=lambda m: None, timeout=30)
             await session.execute("1", timeout=30)
+        calls = [(lambda c: kc.execute_interactive(c, output_hook=lambda m: None, timeout=30), raw),
+                 (lambda c: session.execute(c, timeout=30), ours)]
         for i in range(n):  # alternate call by call, the first of the pair alternating too
-            for which in ((0, 1) if i % 2 else (1, 0)):
+            for call, times in calls[i % 2:] + calls[:i % 2]:
                 t0 = time.perf_counter()
-                if which == 0:
-                    await kc.execute_interactive(f"x = {i}", output_hook=lambda m: None, timeout=30)
-                    raw.append(time.perf_counter() - t0)
-                else:
-                    await session.execute(f"x = {i}", timeout=30)
-                    ours.append(time.perf_counter() - t0)
+                await call(f"x = {i}")
+                times.append(time.perf_counter() - t0)
     finally:
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
@@ -54,7 +53,7 @@ async def _measure(backend: str, n: int, root: Path) -> tuple[list[float], list[
     return raw, ours
 
 
-def _env_vs_raw(task_id: str, backend: str, n: int, root: Path) -> tuple[list[float], list[float]]:
+def _env_vs_raw(task_id: str, backend: str, n: int, root: Path) -> tuple[list[float], list[float], list[float]]:
     """env.step against blocking raw `execute_interactive`, interleaved call by call.
 
     The raw client talks to its own kernel, started by the same provisioner (same sandbox).
@@ -81,19 +80,14 @@ def _env_vs_raw(task_id: str, backend: str, n: int, root: Path) -> tuple[list[fl
         for i in range(5):  # warm both
             kc.execute_interactive("1", output_hook=lambda m: None, timeout=30)
             env.step({"type": "execute_code", "code": "1"})
+        calls = [(lambda c: kc.execute_interactive(c, output_hook=lambda m: None, timeout=30), raw),
+                 (lambda c: env.step({"type": "execute_code", "code": c}), steps),
+                 (async_raw, araw)]
         for i in range(n):  # one of each per iteration, in a rotating order: drift hits all three alike
-            order = [0, 1, 2][i % 3:] + [0, 1, 2][:i % 3]
-            for which in order:
+            for call, times in calls[i % 3:] + calls[:i % 3]:
                 t0 = time.perf_counter()
-                if which == 0:
-                    kc.execute_interactive(f"x = {i}", output_hook=lambda m: None, timeout=30)
-                    raw.append(time.perf_counter() - t0)
-                elif which == 1:
-                    env.step({"type": "execute_code", "code": f"x = {i}"})
-                    steps.append(time.perf_counter() - t0)
-                else:
-                    async_raw(f"x = {i}")
-                    araw.append(time.perf_counter() - t0)
+                call(f"x = {i}")
+                times.append(time.perf_counter() - t0)
     finally:
         env.close()
         kc.stop_channels()

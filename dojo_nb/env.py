@@ -452,9 +452,7 @@ class DojoEnv(gymnasium.Env):
                            elapsed_s=result.elapsed_s, steps_left=self._steps_left(),
                            seconds_left=self._seconds_left(),
                            message=None if status == "ok" else f"the parameters cell failed: {result.text}")
-        self._last_obs = obs
-        if self.render_mode == "widget":
-            self.render()
+        self._show(obs)
         return obs, self._info()
 
     def step(self, action: Any) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
@@ -497,9 +495,7 @@ class DojoEnv(gymnasium.Env):
             info = self._info()
         else:
             self._save_trajectory(obs)
-        self._last_obs = obs
-        if self.render_mode == "widget":
-            self.render()
+        self._show(obs)
         return obs, float(reward), bool(terminated), bool(truncated), info
 
     def _save_trajectory(self, obs: dict[str, Any]) -> None:
@@ -541,6 +537,12 @@ class DojoEnv(gymnasium.Env):
             missing["kernel_restarted"] = False
         if missing:
             self.trajectory.update_cell(idx, **missing)
+
+    def _show(self, obs: dict[str, Any]) -> None:
+        """Keep the observation for render(); a "widget" env refreshes its live view now."""
+        self._last_obs = obs
+        if self.render_mode == "widget":
+            self.render()
 
     def render(self) -> Any:
         """"ansi": the last observation's text. "widget": a LiveEpisodeView shown once, updated in place."""
@@ -1066,7 +1068,7 @@ class DojoEnv(gymnasium.Env):
         obs = _observation("error" if failed else "ok", action_type="resume", text=text + "\n\n" + self._reset_text(),
                            cell_index=idx, steps_left=self._steps_left(), seconds_left=self._seconds_left(),
                            message=text)
-        self._last_obs = obs
+        self._show(obs)
         return obs, self._info()
 
     def _restore_submissions(self, steps: list[nbk.StepRecord]) -> None:
