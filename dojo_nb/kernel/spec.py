@@ -23,6 +23,24 @@ SPEC_ENV = "DOJO_NB_SANDBOX_SPEC"
 _SUBDIRS = ("input", "working", "submission")
 
 
+def normalize_gpus(gpus: str | int | None) -> str | int | None:
+    """``None``/``0``/``"none"``: no GPU; ``"all"``; or a positive count (``2`` or ``"2"``)."""
+    if gpus is None or gpus is False:
+        return None
+    if isinstance(gpus, str):
+        text = gpus.strip().lower()
+        if text in ("", "0", "none", "no"):
+            return None
+        if text == "all":
+            return "all"
+        if text.isdigit():
+            return int(text)
+        raise ValueError(f"gpus must be 'all', a count or none, got {gpus!r}")
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        raise ValueError(f"gpus must be 'all', a count or none, got {gpus!r}")
+    return gpus or None
+
+
 @dataclass(frozen=True)
 class SandboxPaths:
     """The episode folders as the kernel sees them (strings: they may not exist on the host)."""
@@ -39,16 +57,22 @@ class SandboxPaths:
 class SandboxSpec:
     """One episode's sandbox: `root` holds input/ (read-only inside), working/ and submission/.
 
-    `memory_mb`, `cpus` and `pids` are limits (each backend enforces what it can, see its
-    module docstring); `network=False` cuts the kernel off from any network; `env` is added
-    to the kernel's (otherwise minimal) environment.
+    `memory_mb` (every kind of memory: heap, shared mappings, memfd, tmpfs), `cpus`, `pids`,
+    `disk_mb` (what ``working/`` and ``submission/`` may hold together) and `tmp_mb` (the
+    size of the private ``/tmp``) are limits; each backend enforces what the machine allows
+    and says at start which one it cannot (see `dojo_nb.kernel.limits`). `network=False`
+    cuts the kernel off from any network; `gpus` passes NVIDIA GPUs in (None: none; "all";
+    or a count); `env` is added to the kernel's (otherwise minimal) environment.
     """
 
     root: Path
     memory_mb: int | None = 4096
     cpus: float | None = 1.0
     pids: int | None = 512
+    disk_mb: int | None = 10240
+    tmp_mb: int | None = 1024
     network: bool = False
+    gpus: str | int | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -59,6 +83,11 @@ class SandboxSpec:
             raise ValueError(f"cpus must be positive, got {self.cpus!r}")
         if self.pids is not None and int(self.pids) <= 0:
             raise ValueError(f"pids must be positive, got {self.pids!r}")
+        for name in ("disk_mb", "tmp_mb"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or int(value) <= 0):
+                raise ValueError(f"{name} must be a positive number of MB, got {value!r}")
+        self.gpus = normalize_gpus(self.gpus)
         bad = [k for k, v in self.env.items() if not isinstance(k, str) or not isinstance(v, str)]
         if bad:
             raise ValueError(f"env keys and values must be strings; bad keys: {bad!r}")
@@ -100,7 +129,7 @@ class SandboxSpec:
     def from_dict(cls, data: dict[str, Any]) -> SandboxSpec:
         if not isinstance(data, dict) or "root" not in data:
             raise ValueError("a sandbox spec needs at least a 'root' folder")
-        known = {"root", "memory_mb", "cpus", "pids", "network", "env"}
+        known = {"root", "memory_mb", "cpus", "pids", "disk_mb", "tmp_mb", "network", "gpus", "env"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown sandbox spec fields: {unknown}")
