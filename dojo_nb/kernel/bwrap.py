@@ -2,11 +2,13 @@
 
 Inside, the kernel sees: the system's /usr (and the /lib, /bin symlinks), a few files
 of /etc that programs need to start, the Python installation read-only, the episode at
-``/episode/{input,working,submission}`` (input read-only), a private /tmp, its own
-/proc and /dev, and the kernel's socket folder (bound at the same path as on the host,
-so the connection file's ipc addresses are valid on both sides). No network: all
-namespaces are unshared, so even loopback is the sandbox's own. Nothing else of the
-host file system exists for it.
+``/episode/{input,working,submission}`` (input read-only), a private size-capped /tmp and
+/dev/shm, its own /proc with /proc/sys read-only, its own /dev, and the kernel's socket
+folder (bound at the same path as on the host, so the connection file's ipc addresses are
+valid on both sides). Every mount is nosuid,nodev. No network: every namespace but the
+user one is unshared, so even loopback is the sandbox's own. Nothing else of the host
+file system exists for it. Under a root driver the kernel runs as an unprivileged uid of
+`dojo_nb.kernel.users`, never as root.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import warnings
 from pathlib import Path
 
 from dojo_nb.kernel.spec import EPISODE_MOUNT, SandboxSpec
+from dojo_nb.kernel.users import SandboxUser
 
 log = logging.getLogger(__name__)
 
@@ -83,33 +86,103 @@ def python_dirs() -> list[str]:
     return kept
 
 
-def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path) -> list[str]:
-    """The bwrap prefix for a kernel command; the kernel's env is set by the caller (--clearenv)."""
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    if spec.network:
-        argv.append("--share-net")
+def _ancestors(path: str) -> list[str]:
+    """``/a``, ``/a/b`` for ``/a/b/c``: folders bwrap would otherwise create as 0700."""
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+class _Argv:
+    """The growing bwrap command line; makes readable (0755) parents for every mount point."""
+
+    def __init__(self, head: list[str]) -> None:
+        self.argv = list(head)
+        self.made: set[str] = {"/"}
+
+    def parents(self, dest: str) -> None:
+        for folder in _ancestors(dest):
+            if folder not in self.made:
+                self.argv += ["--perms", "0755", "--dir", folder]
+                self.made.add(folder)
+
+    def mount(self, kind: str, src: str, dest: str) -> None:
+        self.parents(dest)
+        self.argv += [kind, src, dest]
+        self.made.add(dest)
+
+    def tmpfs(self, dest: str, size_mb: int | None, perms: str = "1777") -> None:
+        self.parents(dest)
+        self.argv += ["--perms", perms]
+        if size_mb:
+            self.argv += ["--size", str(int(size_mb) * 1024 * 1024)]
+        self.argv += ["--tmpfs", dest]
+        self.made.add(dest)
+
+
+def setpriv_path() -> str | None:
+    """util-linux's setpriv, which drops a root sandbox to its uid (always on Debian/Ubuntu)."""
+    return shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
+def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUser | None = None,
+               etc_files: dict[str, Path] | None = None) -> list[str]:
+    """The bwrap prefix for a kernel command; the kernel's env is set by the caller (--clearenv).
+
+    With `user` (a root driver) bwrap runs without a user namespace and keeps only the
+    capabilities needed to switch user; setpriv then becomes `user` with no capabilities
+    left (not even in the bounding set) and no_new_privs, before the kernel starts. Without
+    it (a non-root driver) bwrap's own user namespace maps the kernel to the driver's user.
+    `etc_files` replace files of /etc (the passwd and group files naming the sandbox user).
+    """
+    if user is not None:
+        head = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        if not spec.network:
+            head.append("--unshare-net")
+        head += ["--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+    else:
+        head = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        if spec.network:
+            head.append("--share-net")
+    argv = _Argv(head)
     for top in _TOP_LEVEL:
         if os.path.islink(top):
-            argv += ["--symlink", os.readlink(top), top]
+            argv.argv += ["--symlink", os.readlink(top), top]
+            argv.made.add(top)
         elif os.path.isdir(top):
-            argv += ["--ro-bind", top, top]
+            argv.mount("--ro-bind", top, top)
+    etc_files = etc_files or {}
     for path in _ETC_FILES:
-        if os.path.exists(path):
-            argv += ["--ro-bind", path, path]
+        if path in etc_files:
+            argv.mount("--ro-bind", str(etc_files[path]), path)
+        elif os.path.exists(path):
+            argv.mount("--ro-bind", path, path)
+    argv.argv += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]  # no host-wide settings
+    argv.made.update({"/proc", "/proc/sys"})
     if os.path.isdir("/sys/devices/system/cpu"):  # CPU counts for BLAS and os.cpu_count()
-        argv += ["--ro-bind", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
+        argv.mount("--ro-bind", "/sys/devices/system/cpu", "/sys/devices/system/cpu")
+    argv.argv += ["--dev", "/dev"]
+    argv.made.add("/dev")
+    argv.tmpfs("/dev/shm", spec.tmp_mb)
+    argv.tmpfs("/tmp", spec.tmp_mb)
+    # After the /tmp tmpfs, or it would hide a Python (a venv) or socket folder under /tmp.
     for path in python_dirs():
-        argv += ["--ro-bind", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    # After the /tmp tmpfs, or it would hide a socket folder that lives under /tmp.
-    argv += ["--bind", str(socket_dir), str(socket_dir)]
+        argv.mount("--ro-bind", path, path)
+    if spec.gpus is not None:
+        from dojo_nb.kernel import gpus
+
+        argv.argv += gpus.bwrap_gpu_args(spec.gpus)
+    argv.mount("--bind", str(socket_dir), str(socket_dir))
     mounted = SandboxSpec.mounted_paths()
-    argv += [
-        "--ro-bind", str(spec.input_dir), mounted.input_dir,
-        "--bind", str(spec.working_dir), mounted.working_dir,
-        "--bind", str(spec.submission_dir), mounted.submission_dir,
-        "--chdir", mounted.working_dir,
-        "--hostname", "dojo",
-    ]
+    argv.mount("--ro-bind", str(spec.input_dir), mounted.input_dir)
+    argv.mount("--bind", str(spec.working_dir), mounted.working_dir)
+    argv.mount("--bind", str(spec.submission_dir), mounted.submission_dir)
+    argv.argv += ["--chdir", mounted.working_dir, "--hostname", "dojo"]
     assert mounted.working_dir.startswith(EPISODE_MOUNT)
-    return argv
+    if user is not None:
+        setpriv = setpriv_path()
+        if setpriv is None:
+            raise RuntimeError("setpriv (util-linux) is missing: a root driver cannot drop the kernel's uid")
+        argv.argv += ["--", setpriv, f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups",
+                      "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"]
+    return argv.argv

@@ -1,6 +1,8 @@
 """Process limits applied to a local kernel between fork and exec.
 
-What is enforced, and why this way (no cgroups: they need privileges CI may lack):
+These are the fallback and the first line: under a root driver the kernel also joins its
+own control groups (`dojo_nb.kernel.cgroups`), which count every kind of memory and every
+process and bound the CPU set whatever the cell asks. Without cgroups:
 
 - memory: ``RLIMIT_DATA`` = ``memory_mb``. Since Linux 4.7 it counts the heap and private
   writable mappings (NumPy/pandas arrays, thread stacks), but not the large ``PROT_NONE``
@@ -63,14 +65,24 @@ def thread_env(cpus: float | None) -> dict[str, str]:
 
 
 def make_preexec(
-    memory_mb: int | None, cpus: float | None, pids: int | None
+    memory_mb: int | None, cpu_set: set[int] | None, pids: int | None, cgroup_procs: list[str] | None = None
 ) -> Callable[[], None]:
-    """Build the function Popen runs in the child before exec (values computed up front)."""
+    """Build the function Popen runs in the child before exec (values computed up front).
+
+    `cgroup_procs`: the ``cgroup.procs`` files of the kernel's control groups; the child
+    joins them first, so every process the kernel ever starts is counted there.
+    """
     parent_pid = os.getpid()
-    cpu_set = pick_cpus(cpus)
     libc = _LIBC
+    joins = [os.fsencode(p) for p in cgroup_procs or []]
 
     def preexec() -> None:
+        for procs in joins:
+            fd = os.open(procs, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")  # "0" is the writing process itself
+            finally:
+                os.close(fd)
         if libc is not None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent_pid:  # the parent already died between fork and prctl

@@ -10,11 +10,13 @@ a minimal environment) and a warning says once that the sandbox is weaker.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,14 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Dict
 
 from dojo_nb import paths
-from dojo_nb.kernel import backends
-from dojo_nb.kernel.bwrap import bwrap_argv, bwrap_path, warn_no_bwrap
-from dojo_nb.kernel.limits import make_preexec, thread_env
+from dojo_nb.kernel import backends, cgroups, disk, users
+from dojo_nb.kernel.bwrap import SandboxWarning, bwrap_argv, bwrap_path, warn_no_bwrap
+from dojo_nb.kernel.disk import EpisodeDisk
+from dojo_nb.kernel.limits import make_preexec, pick_cpus, thread_env
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
+from dojo_nb.kernel.users import SandboxUser
+
+log = logging.getLogger(__name__)
 
 _PYTHON_NAMES = {"python", "python3", "{python}", "{sys.executable}"}
 
@@ -72,11 +78,22 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     The sandbox comes from the ``sandbox`` config (a `SandboxSpec` dict, as written by
     `LocalBackend.kernelspec`), else from the JSON file named by ``$DOJO_NB_SANDBOX_SPEC``,
     else the current folder is the episode root.
+
+    Files: ``run_dir`` (driver-only, never in the sandbox) holds the kernel's log and the
+    sandbox user's passwd/group files; its ``s/`` (root-owned, sticky, bound into the
+    sandbox) holds the connection file and the kernel's ipc sockets, so the kernel can make
+    sockets but cannot replace anything the driver wrote.
     """
 
     sandbox = Dict(config=True, help="The SandboxSpec (as a dict) this kernel runs in.")
 
+    run_dir: Path | None = None
     socket_dir: Path | None = None
+    user: SandboxUser | None = None
+    cgroup: cgroups.KernelCgroup | None = None
+    disk: EpisodeDisk | None = None
+    cpu_set: set[int] | None = None
+    _oom_base = 0
     _spec: SandboxSpec | None = None
 
     def sandbox_spec(self) -> SandboxSpec:
@@ -84,41 +101,91 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             self._spec = SandboxSpec.from_dict(dict(self.sandbox)) if self.sandbox else SandboxSpec.from_env_or_cwd()
         return self._spec
 
+    def _prepare_once(self, spec: SandboxSpec, sandboxed: bool) -> None:
+        """Per-kernel state kept across restarts: folders, uid, disk (clients stay connected)."""
+        km = self.parent
+        self.run_dir = Path(tempfile.mkdtemp(prefix="k", dir=paths.runtime_dir()))
+        self.socket_dir = self.run_dir / "s"
+        self.socket_dir.mkdir()
+        self.user = users.allocate() if sandboxed else None
+        if self.user is not None:
+            os.chmod(self.socket_dir, 0o1777)  # sticky: the kernel cannot unlink the driver's files
+            os.chmod(self.run_dir, 0o711)
+            if spec.disk_mb and disk.unavailable_reason() is None:
+                self.disk = EpisodeDisk.new(spec.disk_mb, self.user.uid, self.user.gid)
+                self.disk.attach(spec.working_dir, spec.submission_dir)
+            else:
+                for sub in (spec.working_dir, spec.submission_dir):
+                    os.chown(sub, self.user.uid, self.user.gid)
+        km.transport = "ipc"
+        km.ip = str(self.socket_dir / "s")
+        km.connection_file = str(self.socket_dir / "c.json")
+
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         spec = self.sandbox_spec()
         spec.ensure_dirs()
         km = self.parent
         if km is None:
             raise RuntimeError("the dojo-local provisioner needs a kernel manager as its parent")
-        if self.socket_dir is None:  # kept across restarts so the clients stay connected
-            self.socket_dir = Path(tempfile.mkdtemp(prefix="k", dir=paths.runtime_dir()))
-            km.transport = "ipc"
-            km.ip = str(self.socket_dir / "s")
-            km.connection_file = str(self.socket_dir / "c.json")
+        bwrap = bwrap_path()
+        if self.run_dir is None:
+            self._prepare_once(spec, sandboxed=bool(bwrap))
+        assert self.run_dir is not None and self.socket_dir is not None
+        say_weak_limits(spec)
         kwargs = await super().pre_launch(**kwargs)
+        if self.user is not None:
+            os.chmod(km.connection_file, 0o644)  # the kernel's uid reads it; only the driver writes it
 
         cmd = list(kwargs.pop("cmd"))
         if cmd and cmd[0] in _PYTHON_NAMES:
             cmd[0] = sys.executable
-        bwrap = bwrap_path()
         if bwrap:
             kernel_paths = SandboxSpec.mounted_paths()
             home = "/tmp"
-            cmd = bwrap_argv(bwrap, spec, self.socket_dir) + ["--"] + cmd
+            cmd = bwrap_argv(bwrap, spec, self.socket_dir, self.user, self._identity_files()) + ["--"] + cmd
         else:
             warn_no_bwrap()
             kernel_paths = spec.host_paths()
-            home = str(self.socket_dir / "home")
+            home = str(self.run_dir / "home")
         kwargs["env"] = kernel_env(spec, kernel_paths, home, dict(self.kernel_spec.env or {}))
         kwargs["cwd"] = str(spec.working_dir)
         kwargs["cmd"] = cmd
         return kwargs
 
+    def _identity_files(self) -> dict[str, Path]:
+        """/etc/passwd and /etc/group with the sandbox user in them (getpass, pip, torch ask)."""
+        if self.user is None or self.run_dir is None:
+            return {}
+        files = {}
+        for name, line in (("passwd", f"dojo:x:{self.user.uid}:{self.user.gid}:dojo-nb sandbox:/tmp:/usr/sbin/nologin"),
+                           ("group", f"dojo:x:{self.user.gid}:")):
+            try:
+                base = Path(f"/etc/{name}").read_text()
+            except OSError:
+                base = ""
+            path = self.run_dir / name
+            path.write_text(base.rstrip("\n") + "\n" + line + "\n")
+            os.chmod(path, 0o644)
+            files[f"/etc/{name}"] = path
+        return files
+
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         spec = self.sandbox_spec()
-        assert self.socket_dir is not None
-        log_path = self.socket_dir / "kernel.log"
-        with open(log_path, "wb") as log:  # this kernel's own stderr: shown when it crashes
+        assert self.run_dir is not None
+        if self.cpu_set is None:  # kept across restarts: the cpuset cgroup is made for it
+            self.cpu_set = pick_cpus(spec.cpus) or set()
+        cpu_set = self.cpu_set or None
+        procs_files: list[str] = []
+        if self.user is not None and cgroups.unavailable_reason() is None:
+            if self.cgroup is None:
+                self.cgroup = cgroups.KernelCgroup.create(f"{os.getpid()}-{self.run_dir.name}", spec.memory_mb,
+                                                          spec.pids, cpu_set)
+            self.cgroup.kill_all()  # what a previous kernel left (a daemonised child) goes first
+            self._oom_base = self.cgroup.oom_kills()
+            procs_files = self.cgroup.procs_files()
+        log_fd = os.open(self.run_dir / "kernel.log",
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(log_fd, "wb") as log:  # this kernel's own stderr: shown when it crashes
             self.process = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -128,7 +195,7 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
                 cwd=kwargs["cwd"],
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=make_preexec(spec.memory_mb, spec.cpus, spec.pids),
+                preexec_fn=make_preexec(spec.memory_mb, cpu_set, spec.pids, procs_files),
             )
         self.pid = self.process.pid
         try:
@@ -139,17 +206,77 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         return self.connection_info
 
     def log_tail(self, max_lines: int = 5) -> str:
-        """The last lines the kernel process wrote to its stderr (why it died, often)."""
-        if self.socket_dir is None:
+        """The last lines the kernel process (or bwrap) wrote to its stderr: why it died, often."""
+        if self.run_dir is None:
             return ""
         try:
-            lines = (self.socket_dir / "kernel.log").read_text(errors="replace").splitlines()
+            fd = os.open(self.run_dir / "kernel.log", os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 8192))
+                lines = fh.read().decode(errors="replace").splitlines()
         except OSError:
             return ""
         return "\n".join(lines[-max_lines:])
 
+    def limit_note(self) -> str | None:
+        """Which limit ended the kernel, when one did (read after it died)."""
+        spec = self.sandbox_spec()
+        if self.cgroup is not None and self.cgroup.oom_kills() > self._oom_base:
+            return f"the sandbox's memory limit ({spec.memory_mb} MB, counting shared memory and /tmp) was reached"
+        return None
+
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
-        if not restart and self.socket_dir is not None:
-            shutil.rmtree(self.socket_dir, ignore_errors=True)
-            self.socket_dir = None
+        if self.cgroup is not None:
+            if restart:
+                self.cgroup.kill_all()
+            else:
+                self.cgroup.remove()
+                self.cgroup = None
+        if not restart and self.run_dir is not None:
+            if self.disk is not None:
+                spec = self.sandbox_spec()
+                try:
+                    self.disk.detach(spec.working_dir, spec.submission_dir)
+                except OSError as exc:
+                    log.warning("dojo-nb: could not detach the disk of %s: %s", spec.root, exc)
+                self.disk = None
+            if self.user is not None:
+                self.user.release()
+                self.user = None
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = self.socket_dir = None
+
+
+_said: set[str] = set()
+
+
+def weak_limits(spec: SandboxSpec) -> list[str]:
+    """One line per limit of `spec` this machine cannot enforce for local kernels (empty: all hold)."""
+    lines = []
+    if not bwrap_path():
+        return ["no bubblewrap: no file-system, network or uid isolation; memory is RLIMIT_DATA (heap only), "
+                "no disk budget"]
+    if os.geteuid() == 0:
+        if cgroups.unavailable_reason():
+            lines.append(f"memory counts the heap only (RLIMIT_DATA), pids and CPUs are per-uid rlimits and "
+                         f"affinity: no cgroups ({cgroups.unavailable_reason()})")
+        if spec.disk_mb and disk.unavailable_reason():
+            lines.append(f"the {spec.disk_mb} MB disk budget for working/ is not enforced ({disk.unavailable_reason()})")
+    else:
+        lines.append("memory counts the heap only (RLIMIT_DATA), pids (RLIMIT_NPROC) count all of this user's "
+                     "processes, CPU pinning can be undone by a cell: these need cgroups, so a root driver")
+        if spec.disk_mb:
+            lines.append(f"the {spec.disk_mb} MB disk budget for working/ is not enforced (needs a root driver)")
+    return lines
+
+
+def say_weak_limits(spec: SandboxSpec) -> None:
+    """Warn once per process and message which limits do not hold here, instead of pretending."""
+    for line in weak_limits(spec):
+        if line not in _said:
+            _said.add(line)
+            msg = f"dojo-nb local sandbox: {line}"
+            log.warning(msg)
+            warnings.warn(msg, SandboxWarning, stacklevel=4)
