@@ -243,8 +243,8 @@ class DojoEnv(gymnasium.Env):
         try:  # check the sandbox limits now, not at the first reset
             SandboxSpec(root=Path.cwd(), **sandbox_limits)
         except TypeError as exc:
-            raise ValueError(f"unknown sandbox limit: {exc}; known: memory_mb, cpus, pids, "
-                             "network, env") from None
+            raise ValueError(f"unknown sandbox limit: {exc}; known: memory_mb, cpus, pids, disk_mb, "
+                             "tmp_mb, network, gpus, env") from None
         self.task = load_task(task_id)
         self.task_id = str(_task_attr(self.task, "id", task_id))
         self.backend = backend
@@ -520,7 +520,12 @@ class DojoEnv(gymnasium.Env):
             free = shutil.disk_usage(self.sandbox_dir / "working").free
         except OSError:
             return "The disk holding WORKING_DIR is full: delete files you no longer need."
-        return (f"The disk holding WORKING_DIR is full ({free / 1e6:.1f} MB free): delete files you no "
+        from dojo_nb.kernel import SandboxSpec
+
+        budget = self.sandbox_limits.get("disk_mb", SandboxSpec.disk_mb)
+        limit = (f" (the sandbox's disk budget: WORKING_DIR and SUBMISSION_DIR hold at most {budget} MB together)"
+                 if budget else "")
+        return (f"The disk holding WORKING_DIR is full ({free / 1e6:.1f} MB free){limit}: delete files you no "
                 "longer need; the kernel and the episode go on.")
 
     def _complete_cell_metadata(self, obs: dict[str, Any], elapsed: float) -> None:

@@ -3,8 +3,11 @@
 The container sees only the episode (``input/`` read-only at /episode/input, ``working/``
 and ``submission/`` writable) and the kernel's socket folder, bound at the same path as on
 the host so the connection file's ZeroMQ ``ipc`` addresses are valid on both sides: no port
-is published. It runs as a non-root user with all capabilities dropped, a read-only root
-file system, and memory, CPU and pid limits. Interrupts go by message.
+is published. It runs as a non-root user (under a root driver, the kernel's own sandbox uid
+from `dojo_nb.kernel.users`; else uid 1000) with all capabilities dropped, no-new-privileges,
+a read-only root file system, size-capped /tmp and /dev/shm, memory (the container's
+cgroup: every kind), CPU and pid limits, and the disk budget of `dojo_nb.kernel.disk` for
+``working/`` and ``submission/``. Interrupts go by message.
 
 Every container carries the label ``dojo-nb`` (the sandbox name) plus the driver's pid and
 host, so `gc` can remove the containers of drivers that are gone; the driver also touches a
@@ -31,8 +34,10 @@ from jupyter_client.provisioning import KernelProvisionerBase
 from traitlets import Dict
 
 from dojo_nb import paths
-from dojo_nb.kernel import backends
+from dojo_nb.kernel import backends, disk, users
+from dojo_nb.kernel.disk import EpisodeDisk
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
+from dojo_nb.kernel.users import SandboxUser
 
 IMAGE = os.environ.get("DOJO_NB_DOCKER_IMAGE", "dojo-nb/kernel:latest")
 LABEL = "dojo-nb"
@@ -96,7 +101,11 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     sandbox = Dict(config=True, help="The SandboxSpec (as a dict) this kernel runs in.")
 
     container: Any = None
+    run_dir: Path | None = None
     socket_dir: Path | None = None
+    user: SandboxUser | None = None
+    disk: EpisodeDisk | None = None
+    _oom_killed = False
     _spec: SandboxSpec | None = None
     _heartbeat_task: asyncio.Task | None = None
     _exit_code: int | None = None
@@ -110,21 +119,50 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     def has_process(self) -> bool:
         return self.container is not None
 
+    def _prepare_once(self, spec: SandboxSpec) -> None:
+        """Per-kernel state kept across restarts: folders, uid, disk (clients stay connected).
+
+        ``run_dir`` is the driver's; only its ``s/`` is bound into the container: root-owned
+        and sticky, so the kernel's user makes its ipc sockets there but cannot unlink or
+        replace the connection file or the heartbeat the driver wrote.
+        """
+        km = self.parent
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-", dir=paths.runtime_dir()))
+        os.chmod(self.run_dir, 0o711)
+        self.socket_dir = self.run_dir / "s"
+        self.socket_dir.mkdir()
+        os.chmod(self.socket_dir, 0o1777)
+        self.user = users.allocate()
+        uid = self.user.uid if self.user else KERNEL_UID
+        if spec.disk_mb and disk.unavailable_reason() is None:
+            self.disk = EpisodeDisk.new(spec.disk_mb, uid, uid)
+            self.disk.attach(spec.working_dir, spec.submission_dir)
+        else:
+            for sub in (spec.working_dir, spec.submission_dir):
+                try:
+                    os.chown(sub, uid, uid)
+                except PermissionError:
+                    os.chmod(sub, 0o777)
+        km.transport = "ipc"
+        km.ip = str(self.socket_dir / "s")
+        km.connection_file = str(self.socket_dir / "c.json")
+
+    @property
+    def kernel_uid(self) -> int:
+        return self.user.uid if self.user else KERNEL_UID
+
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         spec = self.sandbox_spec()
         spec.ensure_dirs()
         km = self.parent
-        if self.socket_dir is None:
-            self.socket_dir = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX, dir=paths.runtime_dir()))
-            os.chmod(self.socket_dir, 0o777)  # the kernel's user creates its ipc sockets here
-            km.transport = "ipc"
-            km.ip = str(self.socket_dir / "s")
-            km.connection_file = str(self.socket_dir / "c.json")
-        for sub in (spec.working_dir, spec.submission_dir):
-            try:
-                os.chown(sub, KERNEL_UID, KERNEL_UID)
-            except PermissionError:
-                os.chmod(sub, 0o777)
+        if self.run_dir is None:
+            self._prepare_once(spec)
+        if spec.gpus is not None:
+            from dojo_nb.kernel import gpus
+
+            reason = gpus.gpu_unavailable_reason()
+            if reason:
+                raise RuntimeError(f"gpus={spec.gpus!r} was asked for, but {reason}")
         km.write_connection_file()
         os.chmod(km.connection_file, 0o644)  # readable by the kernel's user inside
         self.connection_info = km.get_connection_info()
@@ -151,8 +189,10 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         run: dict[str, Any] = dict(
             command=["/opt/venv/bin/python", "/opt/dojo/watchdog.py", str(heartbeat), str(HEARTBEAT_MAX_AGE_S), "--", *cmd],
             detach=True, network_mode="none" if not spec.network else "bridge",
-            user=f"{KERNEL_UID}:{KERNEL_UID}", cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            read_only=True, tmpfs={"/tmp": "size=1g,mode=1777"}, volumes=volumes,
+            user=f"{self.kernel_uid}:{self.kernel_uid}", group_add=[], cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], read_only=True,
+            tmpfs={"/tmp": f"size={int(spec.tmp_mb or 1024)}m,mode=1777,nosuid,nodev"},
+            shm_size=f"{int(spec.tmp_mb or 64)}m", volumes=volumes,
             working_dir=mounted.working_dir, labels=_labels(spec.root.name), environment=dict(spec.env),
             name=_container_name(spec.root.name),
         )
@@ -163,6 +203,10 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             run["nano_cpus"] = int(float(spec.cpus) * 1e9)
         if spec.pids:
             run["pids_limit"] = int(spec.pids)
+        if spec.gpus is not None:
+            from dojo_nb.kernel import gpus
+
+            run["device_requests"] = gpus.docker_device_requests(spec.gpus)
         client = _client()
         self.container = await asyncio.to_thread(client.containers.run, IMAGE, **run)
         self._exit_code = None
@@ -190,6 +234,7 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         code = int(state.get("ExitCode", -1))
         if state.get("OOMKilled"):
             code = -9
+            self._oom_killed = True
         self._exit_code = code
         return code if code != 0 else 0
 
@@ -197,6 +242,23 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         while (code := await self.poll()) is None:
             await asyncio.sleep(0.1)
         return code
+
+    def limit_note(self) -> str | None:
+        """Which limit ended the kernel, when one did (read after it died)."""
+        if self._oom_killed:
+            return (f"the container's memory limit ({self.sandbox_spec().memory_mb} MB, counting shared "
+                    "memory and /tmp) was reached")
+        return None
+
+    def log_tail(self, max_lines: int = 5) -> str:
+        """The container's last output lines (why the kernel died or did not start)."""
+        container = self.container
+        if container is None:
+            return ""
+        try:
+            return container.logs(tail=max_lines).decode(errors="replace").strip()
+        except Exception:  # noqa: BLE001
+            return ""
 
     async def send_signal(self, signum: int) -> None:
         if self.container is not None:
@@ -221,9 +283,19 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 await asyncio.to_thread(container.remove, force=True)
             except Exception:  # noqa: BLE001
                 pass
-        if not restart and self.socket_dir is not None:
-            shutil.rmtree(self.socket_dir, ignore_errors=True)
-            self.socket_dir = None
+        if not restart and self.run_dir is not None:
+            if self.disk is not None:
+                spec = self.sandbox_spec()
+                try:
+                    self.disk.detach(spec.working_dir, spec.submission_dir)
+                except OSError:
+                    pass
+                self.disk = None
+            if self.user is not None:
+                self.user.release()
+                self.user = None
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = self.socket_dir = None
 
     async def get_provisioner_info(self) -> dict[str, Any]:
         info = await super().get_provisioner_info()
@@ -262,7 +334,7 @@ def _remove_stale_socket_dirs() -> None:
     """Remove socket folders left by killed drivers: their heartbeat stopped (kernel long gone)."""
     now = time.time()
     for folder in paths.runtime_dir().glob(f"{SOCKET_DIR_PREFIX}*"):
-        beat = folder / "heartbeat"
+        beat = folder / "s" / "heartbeat"
         try:
             age = now - (beat.stat().st_mtime if beat.exists() else folder.stat().st_mtime)
         except OSError:

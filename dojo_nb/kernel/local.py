@@ -274,6 +274,8 @@ def weak_limits(spec: SandboxSpec) -> list[str]:
 
 def say_weak_limits(spec: SandboxSpec) -> None:
     """Warn once per process and message which limits do not hold here, instead of pretending."""
+    if not bwrap_path():
+        return  # warn_no_bwrap says it, louder
     for line in weak_limits(spec):
         if line not in _said:
             _said.add(line)

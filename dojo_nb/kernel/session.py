@@ -86,8 +86,10 @@ class KernelSession:
             await self.km.start_kernel()
             await self._connect()
         except Exception as exc:
+            tail = self._log_tail()
             await self._shutdown()
-            raise KernelSessionError(f"the {self.backend_name} kernel did not start: {exc}") from exc
+            why = f"\nits last output:\n{tail}" if tail else ""
+            raise KernelSessionError(f"the {self.backend_name} kernel did not start: {exc}{why}") from exc
         return self
 
     async def _connect(self) -> None:
@@ -103,6 +105,14 @@ class KernelSession:
         self.client = DojoNotebookClient(nb, km=self.km, max_output_bytes=self.max_output_bytes,
                                          interrupt_grace_s=self.interrupt_grace_s)
         self.client.kc = self.kc
+
+    def _log_tail(self) -> str:
+        """What the kernel (or bwrap, or the engine) last wrote: why a start failed, often."""
+        tail = getattr(getattr(self.km, "provisioner", None), "log_tail", None)
+        try:
+            return tail() if callable(tail) else ""
+        except Exception:  # noqa: BLE001
+            return ""
 
     async def restart(self) -> None:
         """A fresh kernel in the same sandbox: all variables are lost, files stay."""
@@ -233,6 +243,11 @@ class KernelSession:
                                kernel_restarted=restarted, message=message)
 
     async def _death_note(self) -> str:
+        note = await self._exit_note()
+        limit = getattr(getattr(self.km, "provisioner", None), "limit_note", lambda: None)()
+        return f"{note}: {limit}" if limit else note
+
+    async def _exit_note(self) -> str:
         provisioner = getattr(self.km, "provisioner", None)
         code = getattr(getattr(provisioner, "process", None), "returncode", None)
         if code is None and provisioner is not None:

@@ -47,7 +47,8 @@ def test_working_dir_full_gives_a_clear_error_and_the_episode_goes_on(small_disk
             if os.environ.get("DOJO_REQUIRE_DOCKER") == "1":
                 pytest.fail(f"DOJO_REQUIRE_DOCKER=1 but docker is unavailable: {reason}")
             pytest.skip(f"docker unavailable: {reason}")
-    env = dojo_nb.make(task_id, backend=backend, out_dir=small_disk / "ep", max_steps=20)
+    # Where the driver can mount (root), working/ is a capped disk of its own: make it small too.
+    env = dojo_nb.make(task_id, backend=backend, out_dir=small_disk / "ep", max_steps=20, disk_mb=8)
     try:
         env.reset()
         env.step({"type": "execute_code", "code": "x = 7"})
