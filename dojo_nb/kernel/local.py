@@ -104,7 +104,7 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     def _prepare_once(self, spec: SandboxSpec, sandboxed: bool) -> None:
         """Per-kernel state kept across restarts: folders, uid, disk (clients stay connected)."""
         km = self.parent
-        self.run_dir = Path(tempfile.mkdtemp(prefix="k", dir=paths.runtime_dir()))
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"k{os.getpid()}-", dir=paths.runtime_dir()))
         self.socket_dir = self.run_dir / "s"
         self.socket_dir.mkdir()
         self.user = users.allocate() if sandboxed else None

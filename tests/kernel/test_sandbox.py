@@ -128,3 +128,6 @@ def test_sigkilled_driver_leaves_no_kernel(tmp_path: Path, no_bwrap: bool) -> No
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        from dojo_nb.kernel import gc
+
+        gc.collect(docker=False)  # the dead driver's socket folder, cgroup and mounted disk
