@@ -167,6 +167,9 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUse
     argv.tmpfs("/tmp", spec.tmp_mb)
     # After the /tmp tmpfs, or it would hide a Python (a venv) or socket folder under /tmp.
     for path in python_dirs():
+        if user is not None and (os.stat(path).st_mode & 0o005) != 0o005:
+            raise RuntimeError(f"the kernel's Python folder {path} is not readable by the sandbox's "
+                               f"unprivileged user (mode {oct(os.stat(path).st_mode & 0o777)}): chmod o+rx it")
         argv.mount("--ro-bind", path, path)
     if spec.gpus is not None:
         from dojo_nb.kernel import gpus
