@@ -22,7 +22,7 @@ from dojo_nb.kernel.spec import normalize_gpus
 #: Control nodes every CUDA process needs besides the per-GPU /dev/nvidiaN.
 _CONTROL_NODES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 _GPU_NODE = re.compile(r"^nvidia(\d+)$")
-_LIB_PATTERNS = (re.compile(r"^libcuda[.\w-]*\.so"), re.compile(r"^libnvidia-[\w.-]*\.so"),
+_LIB_PATTERNS = (re.compile(r"^libcuda(debugger)?\.so"), re.compile(r"^libnvidia-[\w.-]*\.so"),
                  re.compile(r"^libnvcuvid\.so"), re.compile(r"^libnvoptix\.so"))
 _LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
              "/usr/local/nvidia/lib64", "/usr/local/nvidia/lib", "/run/nvidia/driver/usr/lib/x86_64-linux-gnu")
