@@ -1146,6 +1146,10 @@ def _check_resume_folders(root: Path) -> None:
     from dojo_nb import safe_io
 
     try:
+        for rel in _RESUME_FOLDERS:  # all checked before any is made: a refusal writes nothing
+            what = safe_io.kind(root, rel)
+            if what not in (None, "dir"):
+                safe_io.check(root, rel, want="dir")
         for rel in _RESUME_FOLDERS:
             safe_io.make_dirs(root, rel)
     except OSError as exc:
