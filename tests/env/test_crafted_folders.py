@@ -136,14 +136,18 @@ def test_replay_writes_fresh_files_over_planted_links_and_ignores_crafted_limits
     assert (canary.dir / "folder" / "inside.txt").is_file()
 
 
-def test_replay_with_a_linked_submissions_folder_grades_nothing_outside(work) -> None:
+def test_replay_command_with_a_linked_submissions_folder_grades_nothing_outside(work) -> None:
+    from dojo_nb.cli import app
+
     ep, _, canary = work
     shutil.rmtree(ep / "submissions")
     canary.link(ep / "submissions", "folder")
-    rep = replay_episode(ep)
+    result = CliRunner().invoke(app, ["replay", str(ep)], terminal_width=400)
     canary.assert_unchanged()
-    assert not rep.valid and "symlink" in rep.message, rep.message
-    assert _regular(ep / "replay.json")
+    assert result.exit_code == 1, result.output  # ran, but nothing was graded: not reproduced
+    rep = json.loads((ep / "replay.json").read_text())
+    assert not rep["valid"] and "symlink" in rep["message"], rep["message"]
+    assert _regular(ep / "replay.json") and (ep / "submissions").is_symlink()
 
 
 @pytest.mark.parametrize("name", ["summary.json", nbk.SOLUTION_NAME])
