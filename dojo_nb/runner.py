@@ -81,7 +81,7 @@ def run_episode(task_id: str, agent_name: str = "baseline", *, out_dir: str | Pa
         try:
             obs, info = env.reset()
         except Exception as exc:  # noqa: BLE001 - no kernel: say why, plainly, and stop here
-            outcome.start_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            outcome.start_error = f"the kernel could not start: {type(exc).__name__}: {exc}"
             raise
         outcome.episode_dir = Path(info["episode_dir"])
         agent.reset(obs, info)

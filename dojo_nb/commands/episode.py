@@ -96,6 +96,10 @@ def resume_cmd(
     except (ResumeError, ValueError, GpuUnavailable) as exc:
         console.print(f"[red]cannot resume:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    except Exception as exc:  # noqa: BLE001 - the new kernel did not start: its reason, not a traceback
+        console.print(f"[red]cannot resume: the kernel could not start:[/red] {type(exc).__name__}: {exc}",
+                      highlight=False)
+        raise typer.Exit(2) from None
     _print_notes(outcome.notes)
     console.print(_summary_table([outcome]))
     if outcome.error or not outcome.valid:

@@ -102,8 +102,7 @@ def run_cmd(
         with progress:
             outcome = run_episode(task, agent, out_dir=out, on_step=on_step, **env_kwargs)
         if outcome.start_error:
-            console.print(f"[red]the episode did not start (the kernel could not start):[/red] "
-                          f"{outcome.start_error}", highlight=False)
+            console.print(f"[red]the episode did not start:[/red] {outcome.start_error}", highlight=False)
             raise typer.Exit(1)
         for note in outcome.notes:
             console.print(f"[yellow]note:[/yellow] {note}", highlight=False)

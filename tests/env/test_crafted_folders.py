@@ -249,6 +249,18 @@ def test_report_refuses_a_linked_trajectory_and_replaces_a_linked_page(work) -> 
     canary.assert_unchanged()
 
 
+def test_read_episode_refuses_a_linked_summary(work) -> None:
+    from dojo_nb.env import DojoEnv
+    from dojo_nb.safe_io import UnsafePathError
+
+    ep, _, canary = work
+    assert DojoEnv.read_episode(ep)["summary"]["final"]["valid"]
+    canary.link(ep / "summary.json")
+    with pytest.raises(UnsafePathError, match="symlink"):
+        DojoEnv.read_episode(ep)
+    canary.assert_unchanged()
+
+
 def test_export_refuses_linked_files_and_writes_a_fresh_output(work) -> None:
     from dojo_nb.export import export
 
