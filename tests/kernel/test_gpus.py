@@ -67,16 +67,26 @@ def test_cli_gpus_reach_the_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert result.exit_code == 1
 
 
-def test_make_gpus_reaches_the_sandbox_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("asked", "expected"), [("all", "all"), ("2", 2), (1, 1)])
+def test_make_gpus_reaches_the_sandbox_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                            asked, expected) -> None:
+    from dojo_nb.env import DojoEnv
+
     monkeypatch.setattr(g, "gpu_unavailable_reason", lambda root="/": None)  # pretend GPUs exist
-    env = dojo_nb.make("penguins-species", gpus="all")
+    seen: list = []
+
+    def capture(self, spec):
+        seen.append(spec)
+        raise RuntimeError("stopped by the test before a kernel starts")
+
+    monkeypatch.setattr(DojoEnv, "_start_session", capture)
+    env = dojo_nb.make("penguins-species", gpus=asked, out_dir=tmp_path / "ep")
     try:
-        assert env.sandbox_limits["gpus"] == "all"
-        spec = SandboxSpec(root=Path.cwd(), **env.sandbox_limits)
-        assert spec.gpus == "all"
-        assert SandboxSpec(root=Path.cwd(), **dojo_nb.make("penguins-species", gpus="2").sandbox_limits).gpus == 2
+        with pytest.raises(RuntimeError, match="stopped by the test"):
+            env.reset()
     finally:
         env.close()
+    assert isinstance(seen[0], SandboxSpec) and seen[0].gpus == expected
 
 
 def test_make_without_gpus_is_off_and_asking_without_any_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
