@@ -281,3 +281,32 @@ def test_export_refuses_linked_files_and_writes_a_fresh_output(work) -> None:
     rep = export("sft", [ep], out)
     assert rep.episodes == 0 and "symlink" in rep.failed[0][1]
     canary.assert_unchanged()
+
+
+# --- safe_io itself -------------------------------------------------------------------------
+def test_safe_io_refuses_links_dotdot_and_fifos_and_replaces_links(tmp_path: Path) -> None:
+    from dojo_nb import safe_io
+
+    root = tmp_path / "ep"
+    root.mkdir()
+    canary = Canary(tmp_path)
+    canary.link(root / "dirlink", "folder")
+    canary.link(root / "file.txt")
+    for bad in (lambda: safe_io.read_text(root, "dirlink/inside.txt"),
+                lambda: safe_io.write_text(root, "dirlink/new.txt", "x"),
+                lambda: safe_io.read_text(root, "file.txt"),
+                lambda: safe_io.make_dirs(root, "dirlink/sub"),
+                lambda: safe_io.read_text(root, "../outside/target.txt"),
+                lambda: safe_io.write_text(root, "/etc/passwd", "x")):
+        with pytest.raises(safe_io.UnsafePathError):
+            bad()
+    os.mkfifo(root / "fifo")
+    with pytest.raises(safe_io.UnsafePathError, match="not a regular file"):
+        safe_io.read_bytes(root, "fifo")  # would block forever if opened for real
+    safe_io.write_text(root, "file.txt", "fresh")
+    assert _regular(root / "file.txt") and (root / "file.txt").read_text() == "fresh"
+    safe_io.remove(root, "dirlink")
+    assert not os.path.lexists(root / "dirlink")
+    assert safe_io.kind(root, "nothing/here") is None and safe_io.kind(root, "fifo") == "other"
+    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]  # no temp file left behind
+    canary.assert_unchanged()
