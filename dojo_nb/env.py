@@ -241,10 +241,14 @@ class DojoEnv(gymnasium.Env):
         from dojo_nb.kernel import SandboxSpec
 
         try:  # check the sandbox limits now, not at the first reset
-            SandboxSpec(root=Path.cwd(), **sandbox_limits)
+            checked = SandboxSpec(root=Path.cwd(), **sandbox_limits)
         except TypeError as exc:
             raise ValueError(f"unknown sandbox limit: {exc}; known: memory_mb, cpus, pids, disk_mb, "
                              "tmp_mb, network, gpus, env") from None
+        if checked.gpus is not None:  # asked-for GPUs that are not here: say so now, clearly
+            from dojo_nb.kernel.gpus import require_gpus
+
+            require_gpus(checked.gpus)
         self.task = load_task(task_id)
         self.task_id = str(_task_attr(self.task, "id", task_id))
         self.backend = backend
@@ -257,6 +261,7 @@ class DojoEnv(gymnasium.Env):
         self.render_mode = render_mode
         self._live_view: Any = None  # the LiveEpisodeView of render_mode="widget", made on first render
         self.sandbox_limits = dict(sandbox_limits)
+        self.resume_notes: list[str] = []  # what the last resume ignored or cleaned up, one line each
         self.action_space = ActionSpace()
         self.observation_space = ObservationSpace()
 
@@ -997,9 +1002,12 @@ class DojoEnv(gymnasium.Env):
         and the observation says so. Raises `ResumeError`, writing nothing, when the
         folder is not a resumable episode of this env's task.
         """
+        from dojo_nb.replay import limits_note
+
         root = Path(episode_dir).expanduser().resolve()
         traj_path = root / nbk.TRAJECTORY_NAME
         traj = _load_for_resume(root, self.task_id)
+        _check_resume_folders(root)
         if self._open:
             self._end_episode("reset")
         steps = nbk.list_steps(traj.to_notebook())
@@ -1007,8 +1015,10 @@ class DojoEnv(gymnasium.Env):
 
         self.episode_dir = root
         self.sandbox_dir = root / "sandbox"
-        (root / "submissions").mkdir(exist_ok=True)
+        removed = _clear_planted_files(root)
         dojo_meta = traj.metadata.get("dojo", {})
+        # The sandbox is this env's (the caller's and the defaults), never the notebook's own.
+        limits_ignored = limits_note(dojo_meta.get("sandbox_limits"), self.sandbox_limits)
         self.seed_value = int(dojo_meta.get("seed", self.default_seed))
         data = self.task.prepare()
 
@@ -1061,10 +1071,19 @@ class DojoEnv(gymnasium.Env):
                 "(files on disk stay).")
         if failed:
             text += f" {len(failed)} of them failed this time: cells {[r['cell_index'] for r in failed]}."
+        notes = [n for n in [limits_ignored] if n]
+        if removed:
+            notes.append(f"removed links and stale temporary files from the episode folder: {', '.join(removed[:10])}")
+        if notes:
+            text += " Note: " + "; ".join(notes) + "."
+        self.resume_notes = notes
         resumes = list(dojo_meta.get("resumes") or [])
-        resumes.append({"after_step": last_step, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "rebuilt": rebuilt, "backend": self.backend})
-        self.trajectory.update_metadata(resumes=resumes)
+        entry: dict[str, Any] = {"after_step": last_step, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                 "rebuilt": rebuilt, "backend": self.backend}
+        if limits_ignored:
+            entry["ignored_sandbox_limits"] = dojo_meta.get("sandbox_limits")
+        resumes.append(entry)
+        self.trajectory.update_metadata(resumes=resumes, sandbox_limits=self.sandbox_limits)
         idx = self.trajectory.add_markdown(
             nbk.event_markdown("resume", summary),
             {"action_type": "resume", "status": "error" if failed else "ok", "after_step": last_step,
@@ -1089,8 +1108,9 @@ class DojoEnv(gymnasium.Env):
             g = s.dojo.get("grading") or {}
             file = s.dojo.get("submission_file")
             report: dict[str, Any] = {}
-            if g.get("valid") and file and (self.episode_dir / file).is_file():
-                report = self._grade_file(self.episode_dir / file)  # the hidden half was never stored
+            kept = _kept_submission(self.episode_dir, file) if g.get("valid") else None
+            if kept is not None:
+                report = self._grade_file(kept)  # the hidden half was never stored
             pos = _clean_number(g.get("public_position_score"))
             self._submissions.append(_Submission(
                 s.step, str(file or ""), bool(g.get("valid")) and bool(report), str(g.get("message") or ""),
@@ -1101,11 +1121,15 @@ class DojoEnv(gymnasium.Env):
     @classmethod
     def read_episode(cls, episode_dir: str | os.PathLike[str]) -> dict[str, Any]:
         """What an episode folder holds: summary (if written), notebook metadata and steps."""
+        from dojo_nb import safe_io
+
         root = Path(episode_dir)
+        if root.is_dir():
+            safe_io.check(root, nbk.TRAJECTORY_NAME, want="file")
         nb = nbk.load_trajectory(root)
-        summary_path = root / SUMMARY_NAME
+        has_summary = root.is_dir() and safe_io.kind(root, SUMMARY_NAME) is not None
         return {
-            "summary": json.loads(summary_path.read_text()) if summary_path.is_file() else None,
+            "summary": safe_io.read_json(root, SUMMARY_NAME) if has_summary else None,
             "metadata": nbk.episode_metadata(nb),
             "steps": nbk.list_steps(nb),
             "notebook": nb,
@@ -1116,21 +1140,89 @@ class ResumeError(ValueError):
     """The folder cannot be resumed (the message says why); nothing was written."""
 
 
+_RESUME_FOLDERS = ("sandbox", "sandbox/input", "sandbox/working", "sandbox/submission", "submissions")
+
+
+def _check_resume_folders(root: Path) -> None:
+    """The folders a resume writes to (and the kernel gets bind-mounted) are real folders here.
+
+    A crafted ``sandbox/working -> /home/you`` would give the kernel your home folder.
+    """
+    from dojo_nb import safe_io
+
+    try:
+        for rel in _RESUME_FOLDERS:  # all checked before any is made: a refusal writes nothing
+            what = safe_io.kind(root, rel)
+            if what not in (None, "dir"):
+                safe_io.check(root, rel, want="dir")
+        for rel in _RESUME_FOLDERS:
+            safe_io.make_dirs(root, rel)
+    except OSError as exc:
+        raise ResumeError(f"cannot resume {root}: {exc}") from None
+
+
+def _clear_planted_files(root: Path) -> list[str]:
+    """Unlink what the driver never leaves behind: links in submissions/ and the episode folder's
+    own files, and stale ``.NAME.*.tmp`` files (a planted link there would be written through)."""
+    from dojo_nb import safe_io
+
+    removed = []
+    for folder in ("", "submissions"):
+        here = root / folder if folder else root
+        for child in sorted(here.iterdir()):
+            name = f"{folder}/{child.name}" if folder else child.name
+            what = safe_io.kind(root, name)
+            planted = what == "link" and (folder or child.name in _EPISODE_FILES)
+            stale = child.name.startswith(".") and child.name.endswith(".tmp") and what in ("link", "file")
+            if planted or stale:
+                safe_io.remove(root, name)
+                removed.append(name)
+    return removed
+
+
+_EPISODE_FILES = frozenset({nbk.TRAJECTORY_NAME, nbk.SOLUTION_NAME, SUMMARY_NAME, REPLAY_NAME,
+                            "replay.ipynb", "replay-sandbox", "report.html"})
+
+
+def _kept_submission(root: Path, file: Any) -> Path | None:
+    """A kept submission named by the (possibly crafted) trajectory: a regular file under
+    submissions/, reached through no link, else None."""
+    from dojo_nb import safe_io
+
+    if not isinstance(file, str) or not file.startswith("submissions/"):
+        return None
+    try:
+        return safe_io.check(root, file, want="file")
+    except OSError:
+        return None
+
+
 def _load_for_resume(root: Path, task_id: str | None) -> nbk.Trajectory:
     """The episode's trajectory, checked: readable, valid, unfinished, of the right task."""
     import nbformat
 
+    from dojo_nb import safe_io
+
     path = root / nbk.TRAJECTORY_NAME
-    if not path.is_file():
+    try:
+        what = safe_io.kind(root, nbk.TRAJECTORY_NAME)
+        ended = safe_io.kind(root, SUMMARY_NAME)
+    except OSError as exc:
+        raise ResumeError(f"cannot resume {root}: {exc}") from None
+    if what == "link" or ended == "link":
+        name = nbk.TRAJECTORY_NAME if what == "link" else SUMMARY_NAME
+        raise ResumeError(f"{root / name} is a symlink; dojo-nb does not follow links in an episode folder "
+                          "(it may have been crafted): refused, nothing was written")
+    if what != "file":
         raise ResumeError(f"{root} is not an episode folder: no {nbk.TRAJECTORY_NAME} in it")
     try:
-        nb = nbk.load_trajectory(path)
+        nb = nbformat.reads(safe_io.read_text(root, nbk.TRAJECTORY_NAME), as_version=4)
         nbk.validate(nb)
     except (ValueError, OSError, nbformat.ValidationError, KeyError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ResumeError(f"{path} is corrupt or truncated ({first[:200]}); it was left as it is") from None
     meta = nbk.episode_metadata(nb)
-    if (root / SUMMARY_NAME).is_file() or meta.get("final") is not None:
+    if ended is not None or meta.get("final") is not None:
         why = meta.get("end_reason") or "summary.json exists"
         raise ResumeError(f"the episode in {root} already ended ({why}); there is nothing to resume")
     task = (meta.get("task") or {}).get("id")
@@ -1147,7 +1239,10 @@ def resume(episode_dir: str | os.PathLike[str], backend: str | None = None,
            **kwargs: Any) -> tuple[DojoEnv, dict[str, Any], dict[str, Any]]:
     """Reopen an unfinished episode: the env (with the episode's own budgets), obs and info.
 
-    `backend` and `kwargs` override what the trajectory's metadata recorded.
+    `backend` and `kwargs` override what the trajectory's metadata recorded. Sandbox limits
+    (network, env, memory_mb, gpus, ...) come only from `kwargs` and the defaults: the
+    notebook's recorded ones are ignored (a crafted notebook could turn the network on), and
+    the observation says so when they differed.
     """
     root = Path(episode_dir).expanduser().resolve()
     meta = nbk.episode_metadata(_load_for_resume(root, None).to_notebook())
@@ -1155,7 +1250,7 @@ def resume(episode_dir: str | os.PathLike[str], backend: str | None = None,
     options: dict[str, Any] = {
         "max_steps": budgets.get("max_steps", 100), "cell_timeout_s": budgets.get("cell_timeout_s", 600.0),
         "episode_timeout_s": budgets.get("episode_timeout_s", 3600.0), "agent_name": meta.get("agent"),
-        "seed": meta.get("make_seed", meta.get("seed", 0)), **dict(meta.get("sandbox_limits") or {}),
+        "seed": meta.get("make_seed", meta.get("seed", 0)),
     }
     options.update(kwargs)
     env = make(meta["task"]["id"], backend=backend or meta.get("backend") or "local", **options)

@@ -27,6 +27,9 @@ RL (one JSON line per step): ``episode_id, step, observation`` (the text the age
 ``truncated`` (on the last step: terminated after a final submit; truncated when a budget or
 the driver ended the episode).
 
+Episode folders may be crafted: their files are read through `dojo_nb.safe_io` (a link is
+refused, never followed), and the output is a fresh file renamed into place.
+
 Observation texts are rebuilt from the notebook: code cells through the env's own renderer
 (`dojo_nb.kernel.render.render_text`) from the outputs the agent saw; other actions from the
 event cell the env wrote (its summary and detail, as recorded).
@@ -34,6 +37,7 @@ event cell the env wrote (its summary and detail, as recorded).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -43,6 +47,7 @@ from typing import Any, Iterable, Iterator
 import nbformat
 
 from dojo_nb import notebook as nbk
+from dojo_nb import safe_io
 from dojo_nb.actions import ACTION_TYPES
 
 SUMMARY_NAME = "summary.json"
@@ -106,25 +111,35 @@ def load_episode(root: str | Path) -> Episode:
     """Read an episode folder; ExportError says what is wrong with it."""
     root = Path(root)
     path = root / nbk.TRAJECTORY_NAME
-    if not path.is_file():
+    try:
+        what = safe_io.kind(root, nbk.TRAJECTORY_NAME)
+        if what == "link":
+            safe_io.check(root, nbk.TRAJECTORY_NAME)
+        extra = {name: safe_io.kind(root, name) for name in (SUMMARY_NAME, REPLAY_NAME)}
+        for name, kind in extra.items():
+            if kind == "link":
+                safe_io.check(root, name)
+    except OSError as exc:
+        raise ExportError(f"{root}: {exc}") from None
+    if what != "file":
         raise ExportError(f"{root}: no {nbk.TRAJECTORY_NAME}")
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.reads(safe_io.read_text(root, nbk.TRAJECTORY_NAME), as_version=4)
     except Exception as exc:  # nbformat raises many kinds on a torn or hand-edited file
         raise ExportError(f"{path}: not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
     meta = nbk.episode_metadata(nb)
     if not meta.get("task"):
         raise ExportError(f"{path}: not a dojo-nb trajectory (no metadata.dojo.task)")
     summary = None
-    if (root / SUMMARY_NAME).is_file():
+    if extra[SUMMARY_NAME] == "file":
         try:
-            summary = json.loads((root / SUMMARY_NAME).read_text())
+            summary = safe_io.read_json(root, SUMMARY_NAME)
         except ValueError as exc:
             raise ExportError(f"{root / SUMMARY_NAME}: not valid JSON ({exc})") from None
     replay = None
-    if (root / REPLAY_NAME).is_file():
+    if extra[REPLAY_NAME] == "file":
         try:
-            replay = json.loads((root / REPLAY_NAME).read_text())
+            replay = safe_io.read_json(root, REPLAY_NAME)
         except ValueError:
             replay = None
     steps = nbk.list_steps(nb)
@@ -173,9 +188,9 @@ def reset_text(ep: Episode) -> str:
     lines += [f"  {k} = {v!r}" for k, v in (ep.meta.get("kernel_paths") or {}).items()]
     input_dir = ep.root / "sandbox" / "input"
     kernel_input = (ep.meta.get("kernel_paths") or {}).get("INPUT_DIR", "INPUT_DIR")
-    if input_dir.is_dir():
-        files = [f"  {kernel_input}/{p.relative_to(input_dir).as_posix()}  ({p.stat().st_size:,} bytes)"
-                 for p in sorted(input_dir.rglob("*")) if p.is_file()]
+    if input_dir.is_dir() and not input_dir.is_symlink() and not input_dir.parent.is_symlink():
+        files = [f"  {kernel_input}/{p.relative_to(input_dir).as_posix()}  ({p.lstat().st_size:,} bytes)"
+                 for p in sorted(input_dir.rglob("*")) if not p.is_symlink() and p.is_file()]
         lines += ["", "Input files:", *(files or ["  (no files)"])]
     budgets = ep.meta.get("budgets") or {}
     if budgets:
@@ -285,11 +300,11 @@ def export(kind: str, paths: Iterable[str | Path], out: str | Path, **options: A
     """
     if kind not in ("sft", "rl"):
         raise ValueError("kind must be 'sft' or 'rl'")
-    out = Path(out)
+    out = Path(out).expanduser().absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     report = ExportReport(out)
-    tmp = out.with_name(out.name + ".part")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with safe_io.open_fresh(out.parent, out.name, mkdirs=False) as raw:
+        fh = io.TextIOWrapper(raw, encoding="utf-8")
         for root, problem in find_episodes(paths):
             if problem:
                 report.failed.append((str(root), problem))
@@ -307,7 +322,8 @@ def export(kind: str, paths: Iterable[str | Path], out: str | Path, **options: A
                 fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
             report.episodes += 1
             report.records += len(records)
-    tmp.replace(out)
+        fh.flush()
+        fh.detach()  # the raw file is closed (then renamed) by open_fresh
     return report
 
 

@@ -3,6 +3,10 @@
 The episode's score counts only if a clean run of its solution notebook, in a new sandbox
 of the same backend, writes a submission that grades to the same score (within the task's
 tolerance). The verdict goes to `replay.json`; the executed notebook to `replay.ipynb`.
+
+The folder may be crafted: files in it are opened through `dojo_nb.safe_io` (no link is
+followed, outputs are fresh files), and the sandbox's limits come from the caller (the
+command line, the env's defaults), never from the notebook's own metadata.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import json
 import math
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +24,7 @@ from typing import Any
 import nbformat
 
 from dojo_nb import notebook as nbk
+from dojo_nb import safe_io
 
 REPLAY_JSON = "replay.json"
 REPLAY_NOTEBOOK = "replay.ipynb"
@@ -45,6 +51,7 @@ class ReplayReport:
     error: dict[str, Any] | None = None
     output_notebook: str = REPLAY_NOTEBOOK
     grading: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,9 +59,11 @@ class ReplayReport:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
+        data = safe_io.read_json(path.parent, path.name)
     except FileNotFoundError:
         raise ReplayError(f"{path.name} is missing from {path.parent}: is this an episode folder?") from None
+    except safe_io.UnsafePathError as exc:
+        raise ReplayError(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise ReplayError(f"{path} is not readable JSON ({exc}); nothing was replayed") from None
     if not isinstance(data, dict):
@@ -64,10 +73,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _read_solution(path: Path) -> nbformat.NotebookNode:
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.reads(safe_io.read_text(path.parent, path.name), as_version=4)
         nbformat.validate(nb)
     except FileNotFoundError:
         raise ReplayError(f"{path.name} is missing: close the episode (env.close()) to write it") from None
+    except safe_io.UnsafePathError as exc:
+        raise ReplayError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - corrupt JSON, truncated file, schema errors
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ReplayError(f"{path} is not a valid notebook ({first}); nothing was replayed") from None
@@ -82,21 +93,42 @@ def _close_enough(a: float | None, b: float | None, tol: float) -> bool:
     return abs(a - b) <= max(tol, tol * abs(a))
 
 
+def limits_note(recorded: Any, used: dict[str, Any]) -> str | None:
+    """One line when the notebook's recorded sandbox limits differ from the ones in force."""
+    if not recorded:
+        return None
+    if not isinstance(recorded, dict):
+        return f"the notebook records sandbox_limits {str(recorded)[:120]!r}; ignored (limits come from the command line)"
+    differ = sorted(k for k in recorded if recorded.get(k) != used.get(k))
+    if not differ:
+        return None
+    shown = ", ".join(f"{k}={str(recorded[k])[:40]}" for k in differ[:6])
+    return (f"the notebook records sandbox limits that differ ({shown}); ignored: the sandbox uses the "
+            "command line's and the defaults")
+
+
 def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeout_s: float = 1800,
-                   progress: bool = False) -> ReplayReport:
-    """Run solution.ipynb in a fresh sandbox, grade what it writes, write replay.json."""
+                   progress: bool = False, sandbox_limits: dict[str, Any] | None = None) -> ReplayReport:
+    """Run solution.ipynb in a fresh sandbox, grade what it writes, write replay.json.
+
+    `sandbox_limits` (memory_mb, network, gpus, ...) are the caller's; the notebook's own
+    metadata never sets them (a crafted one could turn the network on).
+    """
     import papermill
 
     from dojo_nb.kernel import backends
     from dojo_nb.kernel.spec import SandboxSpec
     from dojo_nb.tasks import load_task
 
-    root = Path(episode_dir)
+    root = Path(episode_dir).expanduser().resolve()
     if not root.is_dir():
         raise ReplayError(f"{root} is not a folder")
     summary = _read_json(root / "summary.json")
     solution_path = root / nbk.SOLUTION_NAME
-    _read_solution(solution_path)
+    solution = _read_solution(solution_path)
+    limits = dict(sandbox_limits or {})
+    note = limits_note((solution.metadata.get("dojo") or {}).get("sandbox_limits"), limits)
+    notes = [note] if note else []
     task_id = (summary.get("task") or {}).get("id")
     if not task_id:
         raise ReplayError("summary.json names no task")
@@ -109,11 +141,21 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
     final = summary.get("final") or {}
     episode_score = final.get("private_score") if final.get("valid") else None
 
-    sandbox = root / REPLAY_SANDBOX
-    if sandbox.exists():
-        shutil.rmtree(sandbox)
-    spec = SandboxSpec(root=sandbox)
-    spec.ensure_dirs()
+    try:
+        safe_io.remove(root, REPLAY_SANDBOX)  # a link there is unlinked, its target untouched
+        sandbox = safe_io.make_dirs(root, REPLAY_SANDBOX)
+        for name in ("input", "working", "submission"):
+            safe_io.make_dirs(root, f"{REPLAY_SANDBOX}/{name}")
+    except safe_io.UnsafePathError as exc:
+        raise ReplayError(str(exc)) from None
+    if "gpus" in limits:
+        from dojo_nb.kernel.gpus import require_gpus
+
+        require_gpus(limits["gpus"])
+    try:
+        spec = SandboxSpec(root=sandbox, **limits)
+    except TypeError as exc:
+        raise ReplayError(f"unknown sandbox limit: {exc}") from None
     data = task.prepare()
     for item in Path(data.public_dir).iterdir():
         if item.is_file():
@@ -124,12 +166,14 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
                   "SUBMISSION_PATH": f"{paths.submission_dir.rstrip('/')}/{SUBMISSION_FILENAME}",
                   "SEED": seed}
     km = backends.make_kernel_manager(spec, be)
-    out_path = root / REPLAY_NOTEBOOK
+    # papermill writes its output with plain open(): into a private folder, then copied in fresh.
+    private = Path(tempfile.mkdtemp(prefix="dojo-nb-replay-"))
+    out_path = private / REPLAY_NOTEBOOK
     t0 = time.monotonic()
     failed_cell, error, message = None, None, ""
     try:
         papermill.execute_notebook(
-            str(solution_path), str(out_path), parameters=parameters, km=km,
+            solution, str(out_path), parameters=parameters, km=km,
             kernel_name=be.kernel_name(), request_save_on_cell_execute=False,
             progress_bar=progress, execution_timeout=timeout_s, cwd=None,
         )
@@ -147,15 +191,25 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
         except Exception:  # noqa: BLE001
             pass
     duration = time.monotonic() - t0
+    try:
+        if out_path.is_file():
+            safe_io.copy_file(private, REPLAY_NOTEBOOK, root, REPLAY_NOTEBOOK)
+    except OSError as exc:
+        notes.append(f"{REPLAY_NOTEBOOK} was not written: {exc}")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
-    written = spec.submission_dir / SUBMISSION_FILENAME
     grading: dict[str, Any] = {}
     replay_score = None
     valid = False
-    if written.is_file() and not written.is_symlink():
-        kept = root / "submissions" / "replay.csv"
-        kept.parent.mkdir(exist_ok=True)
-        shutil.copy2(written, kept)
+    kept: Path | None = None
+    problem = ""
+    try:  # what the kernel left at SUBMISSION_PATH: a link there (to the answers, say) is refused
+        if safe_io.kind(sandbox, f"submission/{SUBMISSION_FILENAME}") is not None:
+            kept = safe_io.copy_file(sandbox, f"submission/{SUBMISSION_FILENAME}", root, "submissions/replay.csv")
+    except OSError as exc:
+        problem = f"the submission file was not graded: {exc}"
+    if kept is not None:
         report = task.grade(kept)
         grading = report.to_dict()
         valid = report.valid
@@ -163,7 +217,7 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
         if not report.valid and not message:
             message = f"replay wrote an invalid submission: {report.message}"
     elif not message:
-        message = "the solution notebook ran but wrote no submission file"
+        message = problem or "the solution notebook ran but wrote no submission file"
     reproduced = _close_enough(episode_score, replay_score, task.tolerance)
     if not message:
         message = ("reproduced" if reproduced else
@@ -171,7 +225,12 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
     rep = ReplayReport(task_id=task.id, backend=backend, episode_score=episode_score,
                        replay_score=replay_score, reproduced=reproduced, tolerance=task.tolerance,
                        duration_s=round(duration, 3), valid=valid, message=message,
-                       failed_cell=failed_cell, error=error, grading=grading)
-    nbk.atomic_write_text(root / REPLAY_JSON, json.dumps(rep.to_dict(), indent=1) + "\n")
-    shutil.rmtree(sandbox, ignore_errors=True)
+                       failed_cell=failed_cell, error=error, grading=grading, notes=notes)
+    try:
+        safe_io.write_text(root, REPLAY_JSON, json.dumps(rep.to_dict(), indent=1) + "\n")
+    finally:
+        try:
+            safe_io.remove(root, REPLAY_SANDBOX)
+        except OSError:
+            pass
     return rep

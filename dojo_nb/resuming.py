@@ -2,22 +2,25 @@
 
 The env does the rebuilding (`DojoEnv.resume`); this module gives it the same loop and
 ending as `dojo_nb.runner.run_episode`, so `dojo-nb resume DIR` ends like `dojo-nb run`.
+The sandbox's limits are the caller's (`sandbox_limits`, e.g. from the command line), for
+the resumed kernel and the replay alike: never the ones the notebook records.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
+from dojo_nb import safe_io
 from dojo_nb.runner import EpisodeOutcome, StepCallback
 
 
 def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, backend: str | None = None,
                    replay: bool = True, on_step: StepCallback | None = None,
-                   agent_kwargs: dict[str, Any] | None = None) -> EpisodeOutcome:
+                   agent_kwargs: dict[str, Any] | None = None,
+                   sandbox_limits: dict[str, Any] | None = None) -> EpisodeOutcome:
     """Resume `episode_dir` and let `agent_name` (default: the episode's own agent) finish it.
 
     Raises `dojo_nb.env.ResumeError` (nothing written) when the folder cannot be resumed.
@@ -29,8 +32,10 @@ def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, ba
     meta = _load_for_resume(root, None).metadata.get("dojo", {})
     t0 = time.monotonic()
     agent = load_agent(agent_name or meta.get("agent") or "baseline", **(agent_kwargs or {}))
-    env, obs, info = resume(root, backend=backend, agent_name=agent.name)
+    limits = dict(sandbox_limits or {})
+    env, obs, info = resume(root, backend=backend, agent_name=agent.name, **limits)
     outcome = EpisodeOutcome(env.task_id, root, steps=int(info["step"]), reward_sum=float(info["reward_sum"]))
+    outcome.notes += list(getattr(env, "resume_notes", []) or [])
     try:
         agent.reset(obs, info)
         done = False
@@ -46,14 +51,14 @@ def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, ba
         traceback.print_exc()
     finally:
         env.close()
-    summary_path = root / "summary.json"
-    if summary_path.is_file():
-        outcome.final = json.loads(summary_path.read_text()).get("final") or {}
+    if safe_io.kind(root, "summary.json") == "file":
+        outcome.final = safe_io.read_json(root, "summary.json").get("final") or {}
     if replay and outcome.error is None:
         from dojo_nb.replay import ReplayError, replay_episode
 
         try:
-            outcome.replay = replay_episode(root).to_dict()
+            rep = replay_episode(root, backend=env.backend, sandbox_limits=limits)
+            outcome.replay = rep.to_dict()
         except ReplayError as exc:
             outcome.replay = {"reproduced": False, "message": str(exc)}
     outcome.elapsed_s = time.monotonic() - t0

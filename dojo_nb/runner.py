@@ -18,6 +18,14 @@ from typing import Any
 
 StepCallback = Callable[[str, int, dict[str, Any], float, dict[str, Any]], None]
 
+#: `make()` options that shape the sandbox: the replay's sandbox gets the same ones.
+SANDBOX_KEYS = ("memory_mb", "cpus", "pids", "disk_mb", "tmp_mb", "network", "gpus", "env")
+
+
+def sandbox_limits_of(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The sandbox options among `kwargs` (the rest are budgets and such)."""
+    return {k: kwargs[k] for k in SANDBOX_KEYS if k in kwargs}
+
 
 @dataclass
 class EpisodeOutcome:
@@ -31,6 +39,22 @@ class EpisodeOutcome:
     replay: dict[str, Any] | None = None
     error: str | None = None
     elapsed_s: float = 0.0
+    start_error: str | None = None  # the kernel (or the episode folder) could not be set up: no episode ran
+    notes: list[str] = field(default_factory=list)
+
+    def written(self) -> list[str]:
+        """The episode files that are really on disk now (regular files, not links)."""
+        from dojo_nb import safe_io
+
+        names = ("trajectory.ipynb", "solution.ipynb", "summary.json", "replay.json")
+        out = []
+        for name in names:
+            try:
+                if safe_io.kind(self.episode_dir, name) == "file":
+                    out.append(name)
+            except OSError:
+                pass
+        return out
 
     @property
     def valid(self) -> bool:
@@ -46,10 +70,19 @@ def run_episode(task_id: str, agent_name: str = "baseline", *, out_dir: str | Pa
 
     t0 = time.monotonic()
     agent = load_agent(agent_name, **(agent_kwargs or {}))
-    env = dojo_nb.make(task_id, backend=backend, out_dir=Path(out_dir), agent_name=agent.name, **env_kwargs)
     outcome = EpisodeOutcome(task_id, Path(out_dir))
     try:
-        obs, info = env.reset()
+        env = dojo_nb.make(task_id, backend=backend, out_dir=Path(out_dir), agent_name=agent.name, **env_kwargs)
+    except Exception as exc:  # noqa: BLE001 - bad limits, no GPU here: nothing started
+        outcome.start_error = outcome.error = f"{type(exc).__name__}: {exc}"
+        outcome.elapsed_s = time.monotonic() - t0
+        return outcome
+    try:
+        try:
+            obs, info = env.reset()
+        except Exception as exc:  # noqa: BLE001 - no kernel: say why, plainly, and stop here
+            outcome.start_error = f"the kernel could not start: {type(exc).__name__}: {exc}"
+            raise
         outcome.episode_dir = Path(info["episode_dir"])
         agent.reset(obs, info)
         done = False
@@ -64,26 +97,30 @@ def run_episode(task_id: str, agent_name: str = "baseline", *, out_dir: str | Pa
         outcome.final = dict(info.get("final") or {})
     except Exception as exc:  # noqa: BLE001 - an agent bug must not lose the episode
         outcome.error = f"{type(exc).__name__}: {exc}"
-        traceback.print_exc()
+        if outcome.start_error is None:
+            traceback.print_exc()
     finally:
         env.close()
-    summary_path = outcome.episode_dir / "summary.json"
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
+    from dojo_nb import safe_io
+
+    if outcome.start_error is None and safe_io.kind(outcome.episode_dir, "summary.json") == "file":
+        summary = safe_io.read_json(outcome.episode_dir, "summary.json")
         outcome.final = summary.get("final") or outcome.final
         if callable(getattr(agent, "stats", None)):  # optional hook: e.g. an LLM agent's calls and tokens
-            from dojo_nb.notebook import atomic_write_text
-
             try:
                 summary["agent_stats"] = agent.stats()
-                atomic_write_text(summary_path, json.dumps(summary, indent=1, default=str) + "\n")
+                safe_io.write_text(outcome.episode_dir, "summary.json",
+                                   json.dumps(summary, indent=1, default=str) + "\n")
             except Exception as exc:  # noqa: BLE001 - stats must never cost the episode
                 print(f"dojo-nb: agent.stats() failed: {type(exc).__name__}: {exc}")
     if replay and outcome.error is None:
         from dojo_nb.replay import ReplayError, replay_episode
 
         try:
-            outcome.replay = replay_episode(outcome.episode_dir).to_dict()
+            rep = replay_episode(outcome.episode_dir, backend=backend,
+                                 sandbox_limits=sandbox_limits_of(env_kwargs))
+            outcome.replay = rep.to_dict()
+            outcome.notes += rep.notes
         except ReplayError as exc:
             outcome.replay = {"reproduced": False, "message": str(exc)}
     outcome.elapsed_s = time.monotonic() - t0

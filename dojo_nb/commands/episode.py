@@ -11,17 +11,44 @@ from rich.table import Table
 
 console = Console()
 
+GPUS_HELP = "NVIDIA GPUs for the kernel: all or a count (default: none)"
 
-def replay_cmd(episode_dir: Path, backend: Optional[str] = typer.Option(None, help="default: the episode's own")) -> None:
-    """Execute solution.ipynb with papermill in a fresh sandbox and re-grade it (writes replay.json)."""
+
+def parse_gpus(value: Optional[str]) -> dict:
+    """`--gpus all|N` as sandbox limits ({} when not given); a bad value is a usage error."""
+    from dojo_nb.kernel.spec import normalize_gpus
+
+    if value is None:
+        return {}
+    try:
+        gpus = normalize_gpus(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--gpus") from None
+    return {} if gpus is None else {"gpus": gpus}
+
+
+def _print_notes(notes: list) -> None:
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+
+
+def replay_cmd(episode_dir: Path, backend: Optional[str] = typer.Option(None, help="default: the episode's own"),
+               gpus: Optional[str] = typer.Option(None, "--gpus", help=GPUS_HELP)) -> None:
+    """Execute solution.ipynb with papermill in a fresh sandbox and re-grade it (writes replay.json).
+
+    The sandbox's limits are the defaults and the options given here, never the notebook's.
+    """
+    from dojo_nb.kernel.gpus import GpuUnavailable
     from dojo_nb.replay import ReplayError, replay_episode
 
+    limits = parse_gpus(gpus)
     try:
         with console.status("replaying solution.ipynb with papermill ..."):
-            report = replay_episode(episode_dir, backend=backend)
-    except ReplayError as exc:
-        console.print(f"[red]cannot replay:[/red] {exc}")
+            report = replay_episode(episode_dir, backend=backend, sandbox_limits=limits)
+    except (ReplayError, GpuUnavailable) as exc:
+        console.print(f"[red]cannot replay:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    _print_notes(report.notes)
     table = Table(title=f"replay of {episode_dir}")
     table.add_column("")
     table.add_column("value")
@@ -41,13 +68,20 @@ def resume_cmd(
     agent: Optional[str] = typer.Option(None, "--agent", help="default: the agent that started the episode"),
     backend: Optional[str] = typer.Option(None, help="default: the episode's own"),
     replay: bool = typer.Option(True, "--replay/--no-replay", help="re-run solution.ipynb with papermill at the end"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help=GPUS_HELP),
 ) -> None:
-    """Continue an episode whose driver died: rebuild the kernel from its solution cells, then go on."""
+    """Continue an episode whose driver died: rebuild the kernel from its solution cells, then go on.
+
+    The sandbox's limits are the defaults and the options given here, never the notebook's.
+    """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from dojo_nb.commands.run import _summary_table
     from dojo_nb.env import ResumeError
+    from dojo_nb.kernel.gpus import GpuUnavailable
     from dojo_nb.resuming import resume_episode
+
+    limits = parse_gpus(gpus)
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
     bar = progress.add_task(f"{episode_dir}: rebuilding the kernel state", total=None)
@@ -57,10 +91,16 @@ def resume_cmd(
 
     try:
         with progress:
-            outcome = resume_episode(episode_dir, agent, backend=backend, replay=replay, on_step=on_step)
-    except (ResumeError, ValueError) as exc:
-        console.print(f"[red]cannot resume:[/red] {exc}")
+            outcome = resume_episode(episode_dir, agent, backend=backend, replay=replay, on_step=on_step,
+                                     sandbox_limits=limits)
+    except (ResumeError, ValueError, GpuUnavailable) as exc:
+        console.print(f"[red]cannot resume:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    except Exception as exc:  # noqa: BLE001 - the new kernel did not start: its reason, not a traceback
+        console.print(f"[red]cannot resume: the kernel could not start:[/red] {type(exc).__name__}: {exc}",
+                      highlight=False)
+        raise typer.Exit(2) from None
+    _print_notes(outcome.notes)
     console.print(_summary_table([outcome]))
     if outcome.error or not outcome.valid:
         raise typer.Exit(1)

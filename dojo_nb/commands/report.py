@@ -16,11 +16,22 @@ def report_cmd(
     from dojo_nb.report import ReportError, write_report
 
     try:
-        path = write_report(episode_dir, out)
+        path = write_report(episode_dir, out) if out is not None else _write_in_episode(episode_dir)
     except (ReportError, OSError) as exc:
         typer.echo(f"cannot write the report: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(str(path))
+
+
+def _write_in_episode(episode_dir: Path) -> Path:
+    """The default report.html, written as a fresh file in the episode folder: a link planted
+    at report.html (the folder may be crafted) is replaced, never written through."""
+    from dojo_nb import safe_io
+    from dojo_nb.report.episode import load_episode
+    from dojo_nb.report.report import REPORT_NAME, build_report
+
+    episode = load_episode(episode_dir)
+    return safe_io.write_text(episode.path, REPORT_NAME, build_report(episode))
 
 
 def compare_cmd(

@@ -62,8 +62,11 @@ def run_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="LLM agents: model name on that server"),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="LLM agents: environment variable "
                                               "holding the API key (default DOJO_NB_API_KEY, then OPENAI_API_KEY)"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="NVIDIA GPUs for each kernel: all or a count "
+                                                            "(default: none)"),
 ) -> None:
     """Run an agent on a task (or on every task of a split) and write the notebooks."""
+    from dojo_nb.commands.episode import parse_gpus
     from dojo_nb.runner import run_episode, run_many
     from dojo_nb.tasks import list_tasks, load_task
 
@@ -72,7 +75,7 @@ def run_cmd(
     if engine == "ray" and task:
         raise typer.BadParameter("--engine ray runs a split: give --split (and --limit N for a few tasks)")
     env_kwargs = dict(backend=backend, replay=replay, max_steps=max_steps, cell_timeout_s=cell_timeout,
-                      episode_timeout_s=episode_timeout)
+                      episode_timeout_s=episode_timeout, **parse_gpus(gpus))
     agent_kwargs = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env))
                     if v is not None}
     if agent_kwargs:  # only agents that take them (llm, search) get them
@@ -98,10 +101,18 @@ def run_cmd(
 
         with progress:
             outcome = run_episode(task, agent, out_dir=out, on_step=on_step, **env_kwargs)
+        if outcome.start_error:
+            console.print(f"[red]the episode did not start:[/red] {outcome.start_error}", highlight=False)
+            raise typer.Exit(1)
+        for note in outcome.notes:
+            console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         console.print(_summary_table([outcome]))
-        console.print(f"wrote {outcome.episode_dir}/trajectory.ipynb, solution.ipynb, summary.json"
-                      + (", replay.json" if outcome.replay else ""))
-        if outcome.error or not outcome.valid:
+        written = outcome.written()
+        if written:
+            console.print(f"wrote {outcome.episode_dir}/{', '.join(written)}", highlight=False)
+        else:
+            console.print(f"[red]no episode files were written to {outcome.episode_dir}[/red]", highlight=False)
+        if outcome.error or not outcome.valid or not written:
             raise typer.Exit(1)
         return
 

@@ -4,6 +4,8 @@ numbers a report shows (submissions over steps, errors, time, best and final sco
 Only the trajectory is required: a crashed driver leaves no summary.json, a run without
 replay has no replay.json, and either file may be unreadable; those become ``problems``
 that the page shows, not failures. A missing or corrupt trajectory raises `ReportError`.
+Files are read through `dojo_nb.safe_io`: a link in the folder (which may be crafted) is
+refused for the trajectory and ignored, with a problem line, for the others.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from typing import Any, Mapping
 
 from nbformat import NotebookNode
 
+import nbformat
+
 from dojo_nb import notebook as nbk
+from dojo_nb import safe_io
 
 SUMMARY_NAME = "summary.json"
 REPLAY_NAME = "replay.json"
@@ -195,10 +200,13 @@ def _number(value: Any) -> float | None:
 
 
 def _read_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if safe_io.kind(path.parent, path.name) is None:
+            return None
+        data = json.loads(safe_io.read_text(path.parent, path.name))
+    except safe_io.UnsafePathError as exc:
+        problems.append(f"{path.name} was ignored: {exc}")
+        return None
     except (OSError, ValueError) as exc:
         problems.append(f"{path.name} is unreadable and was ignored ({type(exc).__name__}: {exc})")
         return None
@@ -213,10 +221,17 @@ def load_episode(path: Path | str) -> EpisodeData:
     path = Path(path).expanduser()
     notebook_path = path / nbk.TRAJECTORY_NAME if path.is_dir() else path
     folder = notebook_path.parent
-    if not notebook_path.is_file():
+    try:
+        what = safe_io.kind(folder, notebook_path.name)
+    except OSError as exc:
+        raise ReportError(str(exc)) from None
+    if what == "link":
+        raise ReportError(f"{notebook_path} is a symlink; dojo-nb does not follow links in an episode folder "
+                          "(it may have been crafted): refused")
+    if what != "file":
         raise ReportError(f"{path}: no {nbk.TRAJECTORY_NAME} here (is this an episode folder?)")
     try:
-        nb = nbk.load_trajectory(notebook_path)
+        nb = nbformat.reads(safe_io.read_text(folder, notebook_path.name), as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds on a bad file
         raise ReportError(f"{notebook_path}: not a readable notebook ({type(exc).__name__}: "
                           f"{str(exc)[:300]})") from None
