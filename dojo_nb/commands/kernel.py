@@ -46,15 +46,11 @@ def build_cmd(base_image: Optional[str] = typer.Option(None, help="base image (d
 
 @kernel_app.command("gc")
 def gc_cmd(all_hosts: bool = typer.Option(False, "--all-hosts", help="also containers of other hosts' drivers")) -> None:
-    """Remove dojo-nb containers whose driver process is gone."""
-    from dojo_nb.kernel.docker import docker_unavailable_reason, gc
+    """Remove what drivers that are gone left behind: containers, socket folders, cgroups, mounted disks."""
+    from dojo_nb.kernel import gc
 
-    reason = docker_unavailable_reason()
-    if reason and "image" not in reason:
-        console.print(f"[red]{reason}[/red]")
-        raise typer.Exit(2)
-    removed = gc(all_hosts=all_hosts)
-    console.print(f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else ""))
+    done = gc.collect(all_hosts=all_hosts)
+    console.print(done.summary() + (": " + ", ".join(done.containers) if done.containers else ""))
 
 
 @kernel_app.command("install")

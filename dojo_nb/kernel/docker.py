@@ -160,9 +160,7 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         if spec.gpus is not None:
             from dojo_nb.kernel import gpus
 
-            reason = gpus.gpu_unavailable_reason()
-            if reason:
-                raise RuntimeError(f"gpus={spec.gpus!r} was asked for, but {reason}")
+            gpus.require_gpus(spec.gpus)
         km.write_connection_file()
         os.chmod(km.connection_file, 0o644)  # readable by the kernel's user inside
         self.connection_info = km.get_connection_info()
@@ -193,7 +191,7 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             security_opt=["no-new-privileges"], read_only=True,
             tmpfs={"/tmp": f"size={int(spec.tmp_mb or 1024)}m,mode=1777,nosuid,nodev"},
             shm_size=f"{int(spec.tmp_mb or 64)}m", volumes=volumes,
-            working_dir=mounted.working_dir, labels=_labels(spec.root.name), environment=dict(spec.env),
+            working_dir=mounted.working_dir, labels=_labels(spec.root.name), environment=self._environment(spec),
             name=_container_name(spec.root.name),
         )
         if spec.memory_mb:
@@ -212,6 +210,15 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         self._exit_code = None
         self._heartbeat_task = asyncio.create_task(self._beat(heartbeat))
         return self.connection_info
+
+    @staticmethod
+    def _environment(spec: SandboxSpec) -> dict[str, str]:
+        env = dict(spec.env)
+        if spec.gpus is not None:
+            from dojo_nb.kernel import gpus
+
+            env = {**gpus.nvidia_visible(spec.gpus), **env}
+        return env
 
     async def _beat(self, heartbeat: Path) -> None:
         while True:

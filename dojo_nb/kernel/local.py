@@ -67,6 +67,10 @@ def kernel_env(spec: SandboxSpec, kernel_paths: SandboxPaths, home: str, extra: 
     if "VIRTUAL_ENV" in os.environ:
         env["VIRTUAL_ENV"] = sys.prefix
     env.update(thread_env(spec.cpus))
+    if spec.gpus is not None:
+        from dojo_nb.kernel import gpus
+
+        env.update(gpus.nvidia_visible(spec.gpus))
     env.update(extra)
     env.update(spec.env)
     return env
@@ -128,6 +132,12 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         if km is None:
             raise RuntimeError("the dojo-local provisioner needs a kernel manager as its parent")
         bwrap = bwrap_path()
+        if spec.gpus is not None:
+            from dojo_nb.kernel import gpus
+
+            gpus.require_gpus(spec.gpus)
+            if not bwrap:
+                raise RuntimeError("gpus need the bubblewrap sandbox on the local backend")
         if self.run_dir is None:
             self._prepare_once(spec, sandboxed=bool(bwrap))
         assert self.run_dir is not None and self.socket_dir is not None

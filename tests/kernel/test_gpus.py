@@ -162,3 +162,23 @@ def test_live_gpu_is_seen_by_nvidia_smi() -> None:
     assert any(os.path.basename(n) == "nvidia0" for n in g.nvidia_device_nodes())
     assert g.nvidia_driver_paths()
     assert "--dev-bind" in g.bwrap_gpu_args(1)
+
+
+def test_the_local_sandbox_binds_the_gpu_nodes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """bwrap_argv carries bwrap_gpu_args' binds for a spec with gpus (nodes of a fake /dev)."""
+    from dojo_nb.kernel import bwrap, gpus
+    from dojo_nb.kernel.spec import SandboxSpec
+
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    for name in ("nvidia0", "nvidia1", "nvidiactl"):
+        (dev / name).touch()
+    real = gpus.bwrap_gpu_args
+    monkeypatch.setattr(gpus, "bwrap_gpu_args", lambda g: real(g, root=tmp_path, driver_paths=[]))
+    spec = SandboxSpec(root=tmp_path / "ep", gpus=1)
+    argv = bwrap.bwrap_argv("bwrap", spec, tmp_path / "s")
+    joined = " ".join(argv)
+    assert f"--dev-bind {dev}/nvidia0 /dev/nvidia0" in joined and f"--dev-bind {dev}/nvidiactl /dev/nvidiactl" in joined
+    assert "nvidia1" not in joined
+    assert argv.index("--dev") < argv.index("--dev-bind")  # after /dev is made, or it would hide them
+    assert "--dev-bind" not in bwrap.bwrap_argv("bwrap", SandboxSpec(root=tmp_path / "ep"), tmp_path / "s")
