@@ -2,10 +2,15 @@
 
 The kernel talks to the host over ZeroMQ's ipc transport: its connection file and sockets
 live in a short per-kernel folder under `dojo_nb.paths.runtime_dir()` (ipc socket paths
-must stay under ~100 bytes), bound into the sandbox at the same path. Limits are those of
-`dojo_nb.kernel.limits`; the file-system and network confinement is `dojo_nb.kernel.bwrap`.
-Without bwrap the kernel still runs (with the limits, in the episode's working folder, with
-a minimal environment) and a warning says once that the sandbox is weaker.
+must stay under ~100 bytes), bound into the sandbox at the same path. Under a root driver
+the kernel runs as its own unprivileged uid (`dojo_nb.kernel.users`) in its own cgroups
+(`dojo_nb.kernel.cgroups`: memory of every kind, pids, cpuset), with a size-capped disk for
+``working/`` and ``submission/`` (`dojo_nb.kernel.disk`); the rlimits of
+`dojo_nb.kernel.limits` apply as well, and are all that is left for a non-root driver (a
+warning at start says which limits are weaker then). The file-system and network
+confinement is `dojo_nb.kernel.bwrap`. Without bwrap the kernel still runs (with the
+rlimits, in the episode's working folder, with a minimal environment) and a warning says
+once that the sandbox is weaker.
 """
 
 from __future__ import annotations
