@@ -29,9 +29,10 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import math
+import os
 import platform
+import secrets
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -149,9 +150,12 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """`atomic_write_text` for bytes."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A fresh, unguessable name opened O_EXCL|O_NOFOLLOW: a link planted beside the file
+    # (a crafted episode folder) is never written through.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             if _FSYNC:
                 fh.flush()
@@ -358,7 +362,7 @@ class Trajectory:
         offset = size - len(_TAIL_BYTES)
         if len(data) > _PAGE - offset % _PAGE:
             return False  # a write over two pages could be cut by a signal between them
-        fd = os.open(self.path, os.O_WRONLY)
+        fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW)
         try:
             try:
                 written = os.pwrite(fd, data, offset)
