@@ -18,6 +18,7 @@ driver's kernels stop by themselves within `HEARTBEAT_MAX_AGE_S`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,17 @@ KERNEL_UID = 1000
 HEARTBEAT_EVERY_S = 5.0
 HEARTBEAT_MAX_AGE_S = 30.0
 SOCKET_DIR_PREFIX = "d"  # under paths.runtime_dir(); kept short (ipc socket paths cap near 100 bytes)
+
+
+_said: set[str] = set()
+
+
+def _say_once(msg: str) -> None:
+    """Warn once per process that a limit does not hold here, instead of pretending."""
+    if msg not in _said:
+        _said.add(msg)
+        logging.getLogger(__name__).warning(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
 def _client():
@@ -138,6 +151,9 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             self.disk = EpisodeDisk.new(spec.disk_mb, uid, uid)
             self.disk.attach(spec.working_dir, spec.submission_dir)
         else:
+            if spec.disk_mb:
+                _say_once(f"dojo-nb docker sandbox: the {spec.disk_mb} MB disk budget for working/ is not "
+                          f"enforced ({disk.unavailable_reason()})")
             for sub in (spec.working_dir, spec.submission_dir):
                 try:
                     os.chown(sub, uid, uid)

@@ -97,3 +97,29 @@ def make_preexec(
             os.sched_setaffinity(0, cpu_set)
 
     return preexec
+
+
+def limit_hint(error: dict | None, memory_mb: int | None, pids: int | None, disk_mb: int | None,
+               tmp_mb: int | None) -> str | None:
+    """A sentence naming the sandbox limit a failed cell most likely hit, or None.
+
+    The kernel only sees a plain OSError/MemoryError; the agent deserves to know that it met
+    a limit of the sandbox (and which), not a bug of its own.
+    """
+    if not error:
+        return None
+    ename = str(error.get("ename", ""))
+    evalue = str(error.get("evalue", ""))
+    if ename == "MemoryError" and memory_mb:
+        return f"the cell ran out of memory: the sandbox allows {memory_mb} MB"
+    if ename == "BlockingIOError" and "Resource temporarily unavailable" in evalue and pids:
+        return f"no new process could start: the sandbox allows at most {pids} processes and threads"
+    if "No space left on device" in evalue or "Errno 28" in evalue:
+        where = []
+        if disk_mb:
+            where.append(f"WORKING_DIR and SUBMISSION_DIR hold at most {disk_mb} MB together")
+        if tmp_mb:
+            where.append(f"/tmp and /dev/shm hold {tmp_mb} MB each")
+        if where:
+            return "a disk budget of the sandbox is full: " + "; ".join(where)
+    return None
