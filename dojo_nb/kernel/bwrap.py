@@ -86,6 +86,24 @@ def python_dirs() -> list[str]:
     return kept
 
 
+def hidden_paths() -> list[str]:
+    """What of dojo-nb itself a kernel must never see: the package (task code, seeds), the
+    task catalogue, the caches (prepared answers) and the kernel sources. Masked wherever
+    they sit inside a bound folder (a wheel install puts them in site-packages)."""
+    import glob
+
+    from dojo_nb import paths
+
+    package = Path(__file__).resolve().parent.parent
+    found = {str(package), str(paths.catalogue_dir().resolve()), str(paths.kernels_dir().resolve()),
+             str(paths.cache_dir().resolve())}
+    for site_dir in {str(package.parent)}:
+        found.update(glob.glob(os.path.join(site_dir, "dojo_nb-*.dist-info")))
+        found.update(glob.glob(os.path.join(site_dir, "dojo_nb-*.egg-info")))
+        found.update(glob.glob(os.path.join(site_dir, "__editable__*dojo_nb*")))
+    return sorted(p for p in found if os.path.exists(p))
+
+
 def _ancestors(path: str) -> list[str]:
     """``/a``, ``/a/b`` for ``/a/b/c``: folders bwrap would otherwise create as 0700."""
     parts = Path(path).parts[1:-1]
@@ -171,6 +189,13 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUse
             raise RuntimeError(f"the kernel's Python folder {path} is not readable by the sandbox's "
                                f"unprivileged user (mode {oct(os.stat(path).st_mode & 0o777)}): chmod o+rx it")
         argv.mount("--ro-bind", path, path)
+    bound = python_dirs()
+    for path in hidden_paths():
+        if any(path == b or path.startswith(b.rstrip("/") + "/") for b in bound):
+            if os.path.isdir(path):
+                argv.argv += ["--perms", "0000", "--tmpfs", path]  # an empty, unreadable folder
+            else:
+                argv.argv += ["--ro-bind", "/dev/null", path]
     if spec.gpus is not None:
         from dojo_nb.kernel import gpus
 

@@ -271,3 +271,32 @@ def test_gc_cleans_up_after_a_killed_driver(backend_name: str, tmp_path: Path, m
     assert (root / "working" / "f.txt").read_text() == "from the dead driver"
     with open("/proc/self/mountinfo") as fh:
         assert str(root) not in fh.read()
+
+
+def test_dojo_nb_itself_is_masked_where_a_bound_folder_holds_it(monkeypatch: pytest.MonkeyPatch,
+                                                                 episode_root: Path) -> None:
+    """A wheel install puts dojo_nb and its catalogue in site-packages, which the sandbox binds:
+    bind the repository (package and catalogue inside) the same way, and no task code shows."""
+    import dojo_nb
+    import dojo_nb.kernel.bwrap as bw
+
+    backend_or_skip("local", monkeypatch)
+    repo = str(Path(dojo_nb.__file__).resolve().parent.parent)
+    real = bw.python_dirs
+    monkeypatch.setattr(bw, "python_dirs", lambda: sorted(set(real()) | {repo}))
+    with SyncKernelSession(SandboxSpec(root=episode_root), backend="local") as s:
+        r = s.execute(textwrap.dedent(f"""
+            import os
+            seen = []
+            for folder, dirs, files in os.walk({repo!r}):
+                seen += [os.path.join(folder, f) for f in files if f in ('prepare.py', 'env.py', 'task.yaml')]
+            try:
+                import dojo_nb  # an empty masked folder can only be an empty namespace package
+                if getattr(dojo_nb, '__file__', None) or hasattr(dojo_nb, 'make'):
+                    print('IMPORTED', dojo_nb.__file__)
+            except ImportError:
+                pass
+            print(len(seen), seen[:3])
+        """), timeout=120)
+    assert r.status == "ok", r.text
+    assert "IMPORTED" not in r.text and r.text.strip().startswith("0 []"), r.text
