@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -62,10 +63,20 @@ def _run(*argv: str) -> None:
         raise OSError(f"{' '.join(argv[:2])} failed: {(res.stderr or res.stdout).strip()[-300:]}")
 
 
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes (``\\040``)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _mounts() -> list[list[str]]:
+    """/proc/self/mountinfo, one list of unescaped fields per mount."""
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+        return [[_unescape(f) for f in line.split()] for line in fh]
+
+
 def _mounted(path: Path) -> bool:
     target = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as fh:
-        return any(line.split()[4] == target for line in fh if len(line.split()) > 4)
+    return any(len(m) > 4 and m[4] == target for m in _mounts())
 
 
 @dataclass
@@ -180,8 +191,7 @@ def remove_stale() -> list[str]:
     folder = paths.cache_dir() / "disks"
     if not folder.is_dir():
         return removed
-    with open("/proc/self/mountinfo") as fh:
-        mounts = [line.split() for line in fh]
+    mounts = _mounts()
     for entry in sorted(folder.iterdir()):
         pid_text = entry.name.split("-", 1)[0]
         if pid_text.isdigit() and psutil.pid_exists(int(pid_text)):

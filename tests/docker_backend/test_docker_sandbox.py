@@ -119,9 +119,10 @@ def test_gc_removes_socket_folders_whose_heartbeat_stopped() -> None:
     fresh = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX, dir=paths.runtime_dir()))
     try:
         for folder in (stale, fresh):
-            (folder / "heartbeat").touch()
+            (folder / "s").mkdir()
+            (folder / "s" / "heartbeat").touch()
         old = time.time() - 10 * HEARTBEAT_MAX_AGE_S
-        os.utime(stale / "heartbeat", (old, old))
+        os.utime(stale / "s" / "heartbeat", (old, old))
         gc()
         assert not stale.exists() and fresh.exists()
     finally:
@@ -151,7 +152,11 @@ def test_papermill_by_kernel_name(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     text = "".join(o.get("text", "") for o in nbformat.read(out, 4).cells[-1].outputs)
-    assert "/episode/working 1000" in text
+    cwd, uid = text.split()
+    from dojo_nb.kernel.users import BASE_UID
+
+    # Never root: under a root driver the kernel's own sandbox uid, else the image's uid 1000.
+    assert cwd == "/episode/working" and int(uid) == (1000 if os.geteuid() else int(uid)) and int(uid) >= min(BASE_UID, 1000)
     assert (work / "working" / "made-in-docker.txt").read_text() == "ok"
 
 
