@@ -36,7 +36,7 @@ from jupyter_client.provisioning import KernelProvisionerBase
 from traitlets import Dict
 
 from dojo_nb import paths
-from dojo_nb.kernel import backends, disk, users
+from dojo_nb.kernel import backends, disk, sockets, users
 from dojo_nb.kernel.disk import EpisodeDisk
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
 from dojo_nb.kernel.users import SandboxUser
@@ -266,6 +266,10 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             await asyncio.sleep(0.1)
         return code
 
+    def seal_sockets(self) -> None:
+        """Called once the kernel answers: its socket files become the driver's (see `sockets`)."""
+        sockets.seal(self.socket_dir)
+
     def limit_note(self) -> str | None:
         """Which limit ended the kernel, when one did (read after it died)."""
         if self._oom_killed:
@@ -297,6 +301,7 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         await self.send_signal(15)
 
     async def cleanup(self, restart: bool = False) -> None:
+        sockets.clear(self.socket_dir)
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             self._heartbeat_task = None

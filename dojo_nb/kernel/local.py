@@ -30,7 +30,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Dict
 
 from dojo_nb import paths
-from dojo_nb.kernel import backends, cgroups, disk, users
+from dojo_nb.kernel import backends, cgroups, disk, sockets, users
 from dojo_nb.kernel.bwrap import SandboxWarning, bwrap_argv, bwrap_path, warn_no_bwrap
 from dojo_nb.kernel.disk import EpisodeDisk
 from dojo_nb.kernel.limits import make_preexec, pick_cpus, thread_env
@@ -234,6 +234,10 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             return ""
         return "\n".join(lines[-max_lines:])
 
+    def seal_sockets(self) -> None:
+        """Called once the kernel answers: its socket files become the driver's (see `sockets`)."""
+        sockets.seal(self.socket_dir)
+
     def limit_note(self) -> str | None:
         """Which limit ended the kernel, when one did (read after it died)."""
         spec = self.sandbox_spec()
@@ -243,6 +247,7 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
+        sockets.clear(self.socket_dir)
         if self.cgroup is not None:
             if restart:
                 self.cgroup.kill_all()

@@ -99,6 +99,9 @@ class KernelSession:
         self.kc.start_channels(stdin=False)
         self.kc.allow_stdin = False  # input() raises a clear StdinNotImplementedError, never hangs
         await self.kc.wait_for_ready(timeout=self.startup_timeout)
+        seal = getattr(getattr(self.km, "provisioner", None), "seal_sockets", None)
+        if callable(seal):  # from here on the kernel cannot swap its socket files for links
+            seal()
         reply = await self.kc.kernel_info(reply=True, timeout=10)
         self.language_info = dict(reply["content"].get("language_info") or self.language_info)
         nb = nbformat.v4.new_notebook()
