@@ -75,3 +75,23 @@ def kernel_processes() -> list[psutil.Process]:
         if "ipykernel_launcher" in cmd and "dojo-nb" in cmd:
             found.append(proc)
     return found
+
+
+def sandbox_skip_reason() -> str | None:
+    """Why the root-driver sandbox (bwrap, setpriv, cgroups, the disk budget) cannot be tested here."""
+    from dojo_nb.kernel import cgroups, disk
+
+    if os.geteuid() != 0:
+        return "these tests are about a driver that runs as root"
+    if not shutil.which("bwrap"):
+        return "bwrap is not installed (apt-get install bubblewrap)"
+    return cgroups.unavailable_reason() or disk.unavailable_reason()
+
+
+def require_sandbox() -> None:
+    """Skip with the reason, unless DOJO_REQUIRE_SANDBOX=1 (CI) makes the skip a failure."""
+    reason = sandbox_skip_reason()
+    if reason:
+        if os.environ.get("DOJO_REQUIRE_SANDBOX") == "1":
+            pytest.fail(f"DOJO_REQUIRE_SANDBOX=1 but the root-driver sandbox cannot be tested: {reason}")
+        pytest.skip(reason)

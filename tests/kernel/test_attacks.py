@@ -19,9 +19,14 @@ import pytest
 
 from dojo_nb.kernel import SandboxSpec, SyncKernelSession
 
-from .conftest import backend_or_skip
+from .conftest import backend_or_skip, require_sandbox
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="these attacks are about a driver that runs as root")
+
+
+@pytest.fixture(autouse=True)
+def _root_sandbox() -> None:
+    require_sandbox()
+
 
 SANDBOXED = ["local", "docker"]
 

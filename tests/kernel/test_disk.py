@@ -10,8 +10,12 @@ import pytest
 
 from dojo_nb.kernel import disk
 
-pytestmark = pytest.mark.skipif(disk.unavailable_reason() is not None,
-                                reason=f"no disk budget here: {disk.unavailable_reason()}")
+from .conftest import require_sandbox
+
+
+@pytest.fixture(autouse=True)
+def _root_sandbox() -> None:
+    require_sandbox()
 
 
 def _mounted_under(root: Path) -> list[str]:

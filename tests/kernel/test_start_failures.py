@@ -14,7 +14,12 @@ import pytest
 from dojo_nb.kernel import SandboxSpec, SyncKernelSession
 from dojo_nb.kernel.session import KernelSessionError
 
-pytestmark = pytest.mark.skipif(not shutil.which("bwrap"), reason="bwrap is not installed")
+from .conftest import require_sandbox
+
+
+@pytest.fixture(autouse=True)
+def _root_sandbox() -> None:
+    require_sandbox()
 
 
 def test_a_kernel_that_cannot_start_shows_bubblewraps_own_error(monkeypatch: pytest.MonkeyPatch,
