@@ -179,7 +179,9 @@ class KernelSession:
         """Run one cell; the result says what happened, whatever the cell did."""
         if self.client is None or self._closed:
             raise KernelSessionError("the session is not started (or already closed)")
+        before = await self._restart_if_dead()
         client = self.client
+        assert client is not None
         client.begin_cell(timeout)
         # Built directly: nbformat's new_code_cell validates against the schema (~1 ms a cell).
         cell = nbformat.NotebookNode(cell_type="code", execution_count=None, metadata=nbformat.NotebookNode(),
@@ -187,10 +189,15 @@ class KernelSession:
         client.nb.cells = [cell]
         t0 = time.monotonic()
         crashed = False
+        internal: Exception | None = None
         try:
             await client.async_execute_cell(cell, 0, store_history=True)
         except DeadKernelError:
             crashed = True
+        except Exception as exc:  # noqa: BLE001 - a driver fault on this cell's messages
+            internal = exc
+        finally:
+            client.cancel_pollers()  # no failure may leave the 0.2 s alive poller running
         elapsed = time.monotonic() - t0
         outputs = list(cell.get("outputs", []))
         if client.dropped_chars:
@@ -201,14 +208,25 @@ class KernelSession:
         error = _error_of(outputs, client.exec_reply)
         restarted = False
         message = None
-        if crashed:
+        exited = None if crashed or internal else await self._exit_of(client.exec_reply)
+        if crashed or exited:
             status = "crashed"
             why = await self._death_note()
             await self._recover()
             restarted = True
-            message = (f"The kernel died while running this cell{why}. A fresh kernel was started: "
-                       "all variables were lost (files on disk stay).")
-            error = error or {"ename": "DeadKernelError", "evalue": "the kernel process died", "traceback": []}
+            if exited:
+                message = (f"The kernel exited during this cell ({exited}){why}, so its state was lost. "
+                           "A fresh kernel was started: all variables were lost (files on disk stay).")
+                error = {"ename": "KernelExited", "evalue": f"the kernel exited during this cell ({exited})",
+                         "traceback": []}
+            else:
+                message = (f"The kernel died while running this cell{why}. A fresh kernel was started: "
+                           "all variables were lost (files on disk stay).")
+                error = error or {"ename": "DeadKernelError", "evalue": "the kernel process died", "traceback": []}
+        elif internal is not None:
+            status = "error"
+            message = await self._after_internal_error(client, internal)
+            error = {"ename": "DriverError", "evalue": message, "traceback": []}
         elif client.timed_out:
             status = "timeout"
             if not client.idle_seen:
@@ -219,18 +237,65 @@ class KernelSession:
             else:
                 message = f"The cell exceeded its {timeout:g} s limit and was interrupted; the kernel is still usable."
             error = error or {"ename": "CellTimeout", "evalue": message, "traceback": []}
+        elif client.failure_count:
+            status = "error"
+            message = _unprocessed_note(client)
+            error = error or {"ename": "DriverError", "evalue": message, "traceback": []}
         elif error is not None or (client.exec_reply or {}).get("content", {}).get("status") == "error":
             status = "error"
         else:
             status = "ok"
+        if before:
+            message = f"{before} {message}" if message else before
+            restarted = True
         reply = (client.exec_reply or {}).get("content", {})
         count = reply.get("execution_count", cell.get("execution_count"))
         text = render_text(outputs, error, max_chars=self.text_max_chars)
         if message:
             text = (text + "\n" if text else "") + f"[dojo-nb] {message}"
         return ExecutionResult(status=status, outputs=[dict(o) for o in outputs], error=error, text=text,
-                               elapsed_s=round(elapsed, 4), execution_count=count if not crashed else None,
+                               elapsed_s=round(elapsed, 4),
+                               execution_count=count if status != "crashed" and isinstance(count, int) else None,
                                kernel_restarted=restarted, message=message)
+
+    async def _restart_if_dead(self) -> str | None:
+        """A kernel that died between cells is restarted before the next one runs; None if alive."""
+        if await self.is_alive():
+            return None
+        why = await self._death_note()
+        await self._recover()
+        return (f"The kernel had exited after the previous cell finished{why}; a fresh kernel was started "
+                "before this cell ran: all variables were lost (files on disk stay).")
+
+    async def _exit_of(self, exec_reply: dict[str, Any] | None) -> str | None:
+        """How the cell ended its own kernel (exit()/quit() or a process exit), or None if it did not.
+
+        ipykernel answers exit() and then shuts down, so the reply's ``ask_exit`` payload is the
+        sign; a process that exited on its own (os._exit in a thread, say) is caught by one
+        liveness check after the reply.
+        """
+        payload = (exec_reply or {}).get("content", {}).get("payload") or []
+        if any(p.get("source") == "ask_exit" and not p.get("keepkernel") for p in payload):
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and await self.is_alive():
+                await asyncio.sleep(0.05)
+            return "exit() or quit() was called"
+        if not await self.is_alive():
+            return "the kernel process exited"
+        return None
+
+    async def _after_internal_error(self, client: DojoNotebookClient, exc: Exception) -> str:
+        """Describe a driver fault on this cell, and leave the kernel ready for the next one."""
+        what = f"{type(exc).__name__}: {str(exc)[:300]}"
+        if client.exec_reply is None:  # the cell may still be running: stop it
+            try:
+                await self.interrupt()
+            except Exception:  # noqa: BLE001
+                pass
+        note = _unprocessed_note(client) if client.failure_count else ""
+        return (f"The driver could not process this cell's messages ({what}); the cell's outcome is "
+                f"unknown and what it printed may be incomplete.{(' ' + note) if note else ''} "
+                "The kernel is still running.")
 
     async def _death_note(self) -> str:
         provisioner = getattr(self.km, "provisioner", None)
@@ -256,6 +321,14 @@ class KernelSession:
             await self.restart()
         except Exception as exc:  # noqa: BLE001
             raise KernelSessionError(f"the kernel could not be restarted: {exc}") from exc
+
+
+def _unprocessed_note(client: DojoNotebookClient) -> str:
+    """One sentence on the messages the driver dropped because it could not process them."""
+    shown = "; ".join(client.failures)
+    more = client.failure_count - len(client.failures)
+    return (f"The driver could not process {client.failure_count} message(s) from this cell, which were "
+            f"dropped: {shown}{f' (and {more} more)' if more > 0 else ''}.")
 
 
 def _error_of(outputs: list[Any], exec_reply: dict[str, Any] | None) -> dict[str, Any] | None:
