@@ -57,6 +57,8 @@ class KernelSession:
         self.client: DojoNotebookClient | None = None
         self.language_info: dict[str, Any] = {"name": "python"}
         self.restarts = 0
+        #: Code run (silently) in a kernel this session restarts before a cell, e.g. the parameters cell.
+        self.prelude: str | None = None
         self._closed = False
 
     # --- facts for the notebook --------------------------------------------------------
@@ -264,6 +266,9 @@ class KernelSession:
             return None
         why = await self._death_note()
         await self._recover()
+        if self.prelude and self.kc is not None:
+            await self.kc.execute_interactive(self.prelude, silent=True, store_history=False, timeout=30,
+                                              output_hook=lambda msg: None)
         return (f"The kernel had exited after the previous cell finished{why}; a fresh kernel was started "
                 "before this cell ran: all variables were lost (files on disk stay).")
 
