@@ -96,6 +96,9 @@ class KernelSession:
         if self.kc is not None:
             self.kc.stop_channels()
         self.kc = self.km.client()
+        # orjson (jupyter_client's default when installed) segfaults the driver on JSON nested
+        # ~100,000 deep, which any cell can send; the stdlib parser raises RecursionError instead.
+        self.kc.session.unpacker = "json"
         self.kc.start_channels(stdin=False)
         self.kc.allow_stdin = False  # input() raises a clear StdinNotImplementedError, never hangs
         await self.kc.wait_for_ready(timeout=self.startup_timeout)
@@ -228,7 +231,8 @@ class KernelSession:
         elif internal is not None:
             status = "error"
             message = await self._after_internal_error(client, internal)
-            error = {"ename": "DriverError", "evalue": message, "traceback": []}
+            error = {"ename": "DriverError", "evalue": "the driver could not process this cell's messages",
+                     "traceback": []}
         elif client.timed_out:
             status = "timeout"
             if not client.idle_seen:
@@ -242,7 +246,8 @@ class KernelSession:
         elif client.failure_count:
             status = "error"
             message = _unprocessed_note(client)
-            error = error or {"ename": "DriverError", "evalue": message, "traceback": []}
+            error = error or {"ename": "DriverError", "evalue": "the driver could not process some of this "
+                              "cell's messages", "traceback": []}
         elif error is not None or (client.exec_reply or {}).get("content", {}).get("status") == "error":
             status = "error"
         else:
