@@ -274,6 +274,8 @@ def validate_here(task: Task, submission: str | Path) -> Validation:
         return Validation(True, f"submission is valid: {len(frame)} rows, columns {', '.join(frame.columns)}", len(frame))
     except _Invalid as exc:
         return Validation(False, str(exc))
+    except MemoryError:  # the limited child reports it as "exceeded N MB"
+        raise
     except Exception as exc:  # noqa: BLE001 - the grader must never crash on a submission
         return Validation(False, f"could not validate the submission: {type(exc).__name__}: {exc}")
 
@@ -320,6 +322,8 @@ def grade_here(task: Task, submission: str | Path) -> GradeReport:
     except _Invalid as exc:
         report.message = str(exc)
         return report
+    except MemoryError:  # the limited child reports it as "exceeded N MB"
+        raise
     except Exception as exc:  # noqa: BLE001
         report.message = f"could not grade the submission: {type(exc).__name__}: {exc}"
         return report
