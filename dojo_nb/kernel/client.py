@@ -160,6 +160,7 @@ class DojoNotebookClient(NotebookClient):
         self.dropped_chars = 0
         self.error_floor_used = False
         self.idle_seen = False
+        self.started_seen = False  # the kernel said it began this cell (busy / execute_input)
         self.timed_out = False
         self.exec_reply: dict[str, Any] | None = None
         self.failures: list[str] = []
@@ -259,6 +260,9 @@ class DojoNotebookClient(NotebookClient):
     def process_message(
         self, msg: dict[str, Any], cell: NotebookNode, cell_index: int
     ) -> NotebookNode | None:
+        kind = msg.get("msg_type")
+        if kind == "execute_input" or (kind == "status" and (msg.get("content") or {}).get("execution_state") == "busy"):
+            self.started_seen = True
         try:
             return super().process_message(msg, cell, cell_index)
         except CellExecutionComplete:

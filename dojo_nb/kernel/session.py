@@ -181,10 +181,24 @@ class KernelSession:
 
     # --- running cells -----------------------------------------------------------------
     async def execute(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        """Run one cell; the result says what happened, whatever the cell did."""
+        """Run one cell; the result says what happened, whatever the cell did.
+
+        A kernel found dead before the cell started (it exited after the previous cell, from a
+        thread say) is not this cell's doing: it is restarted, the prelude runs, and the cell
+        runs in the fresh kernel. No liveness check is paid on the normal path.
+        """
         if self.client is None or self._closed:
             raise KernelSessionError("the session is not started (or already closed)")
-        before = await self._restart_if_dead()
+        result = await self._run_cell(code, timeout)
+        if result is not None:
+            return result
+        before = await self._restart_dead_kernel()
+        result = await self._run_cell(code, timeout, before=before)
+        assert result is not None
+        return result
+
+    async def _run_cell(self, code: str, timeout: float | None, before: str | None = None) -> ExecutionResult | None:
+        """One attempt; None when the kernel was dead before it saw the cell (never after a restart)."""
         client = self.client
         assert client is not None
         client.begin_cell(timeout)
@@ -203,6 +217,8 @@ class KernelSession:
             internal = exc
         finally:
             client.cancel_pollers()  # no failure may leave the 0.2 s alive poller running
+        if crashed and not client.started_seen and before is None:
+            return None
         elapsed = time.monotonic() - t0
         outputs = list(cell.get("outputs", []))
         if client.dropped_chars:
@@ -265,10 +281,8 @@ class KernelSession:
                                execution_count=count if status != "crashed" and isinstance(count, int) else None,
                                kernel_restarted=restarted, message=message)
 
-    async def _restart_if_dead(self) -> str | None:
-        """A kernel that died between cells is restarted before the next one runs; None if alive."""
-        if await self.is_alive():
-            return None
+    async def _restart_dead_kernel(self) -> str:
+        """Restart a kernel that died between cells, run the prelude, and say so."""
         why = await self._death_note()
         await self._recover()
         if self.prelude and self.kc is not None:
@@ -278,11 +292,11 @@ class KernelSession:
                 "before this cell ran: all variables were lost (files on disk stay).")
 
     async def _exit_of(self, exec_reply: dict[str, Any] | None) -> str | None:
-        """How the cell ended its own kernel (exit()/quit() or a process exit), or None if it did not.
+        """How the cell ended its own kernel (exit()/quit()), or None if it did not.
 
         ipykernel answers exit() and then shuts down, so the reply's ``ask_exit`` payload is the
-        sign; a process that exited on its own (os._exit in a thread, say) is caught by one
-        liveness check after the reply.
+        sign. A process that exits by itself during the cell is caught by the alive poller; one
+        that exits after the reply is found by the next cell (see `execute`).
         """
         payload = (exec_reply or {}).get("content", {}).get("payload") or []
         if any(p.get("source") == "ask_exit" and not p.get("keepkernel") for p in payload):
@@ -290,8 +304,6 @@ class KernelSession:
             while time.monotonic() < deadline and await self.is_alive():
                 await asyncio.sleep(0.05)
             return "exit() or quit() was called"
-        if not await self.is_alive():
-            return "the kernel process exited"
         return None
 
     async def _after_internal_error(self, client: DojoNotebookClient, exc: Exception) -> str:
