@@ -57,10 +57,11 @@ class GradingLimitExceeded(Exception):
     """The child ran out of time or memory, or died; the message says which, for the agent."""
 
 
-def header_problem(path: Path, expected_columns: int | None) -> str | None:
+def header_problem(path: Path, expected_columns: int | None, max_bytes: int | None = None) -> str | None:
     """Why the file's header is absurd (far more columns than the task wants), else None.
 
     Reads at most 1 MB; counts fields with the csv module, so quoted commas are not columns.
+    A file over `max_bytes` is left to the grader, whose message names the size cap.
     """
     limit = 10 * expected_columns + 100 if expected_columns else 10_000
     try:  # never through a symlink: the grader refuses those itself, with the reason
@@ -68,18 +69,22 @@ def header_problem(path: Path, expected_columns: int | None) -> str | None:
     except OSError:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (max_bytes is not None and info.st_size > max_bytes):
             return None
         head = os.read(fd, _HEADER_BYTES)
     finally:
         os.close(fd)
     newline = head.find(b"\n")
     line = head if newline < 0 else head[:newline]
-    fields = next(csv.reader([line.decode("utf-8", errors="replace")]), [])
-    if len(fields) > limit:
+    try:
+        n_fields = len(next(csv.reader([line.decode("utf-8", errors="replace")]), []))
+    except csv.Error:  # a field over the csv module's limit: count separators instead
+        n_fields = line.count(b",") + 1
+    if n_fields > limit:
         expected = f"{expected_columns} expected" if expected_columns else "no task needs that many"
         more = "at least " if newline < 0 else ""
-        return (f"the submission's header has {more}{len(fields):,} columns ({expected}; at most {limit:,} "
+        return (f"the submission's header has {more}{n_fields:,} columns ({expected}; at most {limit:,} "
                 "are accepted); it was refused before parsing")
     if newline < 0 and len(head) >= _HEADER_BYTES:
         return f"the submission's header line is longer than {_HEADER_BYTES:,} bytes; it was refused before parsing"
