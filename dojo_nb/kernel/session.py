@@ -6,8 +6,10 @@ local backend ties the kernel's life to the thread that started it).
 
 Cells run through nbclient's `async_execute_cell` (see `client.DojoNotebookClient`), so the
 outputs are the ones papermill writes later. What a cell can do to the kernel becomes a
-status, never an exception: ``ok``, ``error``, ``timeout`` (interrupted; restarted if it
-ignored the interrupt) or ``crashed`` (the process died; a fresh kernel replaces it).
+status, never an exception: ``ok``, ``error`` (also when the driver could not process some
+of the cell's messages: the message says which), ``timeout`` (interrupted; restarted if it
+ignored the interrupt) or ``crashed`` (the process died or the cell called exit(); a fresh
+kernel replaces it). A kernel that died after a cell finished is restarted before the next.
 """
 
 from __future__ import annotations
