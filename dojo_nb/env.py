@@ -440,6 +440,7 @@ class DojoEnv(gymnasium.Env):
             self.trajectory.add_parameters(kpaths.input_dir, kpaths.working_dir,
                                            self.kernel_paths["SUBMISSION_PATH"], episode_seed,
                                            result=result)
+            self._set_prelude(params)
             self.trajectory.save()
         except BaseException:  # never leave a kernel running for an episode that did not start
             if self.session is not None:
@@ -651,22 +652,45 @@ class DojoEnv(gymnasium.Env):
 
     # --- action handlers ------------------------------------------------------------
     def _code_obs(self, action_type: str, source: str, extra: dict[str, Any]) -> tuple[dict[str, Any], float, bool]:
+        """Run a code cell; its source is in the saved trajectory before it runs, outputs after."""
         assert self.trajectory is not None
         timeout = max(1.0, min(self.cell_timeout_s, self._seconds_left()))
-        result = self.session.execute(source, timeout=timeout)
+        dojo = {"step": self._steps, "action_type": action_type, **extra}
+        idx = self.trajectory.add_code(source, {"status": "running"}, dojo)
+        try:  # no failure of the driver may hide what ran; a failed save is reported after the step
+            self.trajectory.save()
+        except OSError:
+            pass
+        try:
+            result = self.session.execute(source, timeout=timeout)
+        except Exception as exc:
+            self.trajectory.update_cell(idx, status="error",
+                                        message=f"the driver failed while running this cell: {type(exc).__name__}: {exc}")
+            raise
         full = self._disk_full_note(result) if result.status == "error" else None
         if full:
             result.message = f"{result.message} {full}" if result.message else full
             result.text = f"{result.text}\n[dojo-nb] {full}"
-        dojo = {"step": self._steps, "action_type": action_type, **extra}
         r = result.to_dict()
-        idx = self.trajectory.add_code(source, r, dojo)
+        self._fill_code_cell(idx, r)
         obs = _observation(r["status"], action_type=action_type, text=r["text"], outputs=r["outputs"],
                            error=r["error"], elapsed_s=r["elapsed_s"] or 0.0, cell_index=idx,
                            execution_count=r["execution_count"], message=r["message"])
         if r.get("kernel_restarted"):
             self._rerun_parameters()
         return obs, 0.0, False
+
+    def _fill_code_cell(self, idx: int, r: dict[str, Any]) -> None:
+        """Put a finished cell's outputs into the cell recorded (source only) before it ran."""
+        assert self.trajectory is not None
+        import nbformat
+
+        cell = self.trajectory.cell(idx)
+        cell["outputs"] = [nbformat.from_dict(o) for o in nbk._jsonable(r.get("outputs") or [])]
+        count = r.get("execution_count")
+        cell["execution_count"] = count if isinstance(count, int) else None
+        self.trajectory.update_cell(idx, **{k: r[k] for k in ("status", "elapsed_s", "kernel_restarted", "message")
+                                            if k in r})
 
     def _do_execute_code(self, a: Action) -> tuple[dict[str, Any], float, bool]:
         return self._code_obs("execute_code", a["code"], {})
@@ -893,6 +917,12 @@ class DojoEnv(gymnasium.Env):
         obs = self._event(a, "ok" if valid else "error", summary, text, grading=grading, reward=reward,
                           message=None if valid else sub.message, submission_file=sub.file)
         return obs, reward, final
+
+    def _set_prelude(self, params: str) -> None:
+        """A kernel found dead before a cell is restarted by the session, which then runs this first."""
+        inner = getattr(self.session, "session", None)
+        if inner is not None and hasattr(inner, "prelude"):
+            inner.prelude = params
 
     def _rerun_parameters(self) -> None:
         """A fresh kernel must know INPUT_DIR & co. again (the notebook's cell 1 did that)."""

@@ -6,8 +6,10 @@ local backend ties the kernel's life to the thread that started it).
 
 Cells run through nbclient's `async_execute_cell` (see `client.DojoNotebookClient`), so the
 outputs are the ones papermill writes later. What a cell can do to the kernel becomes a
-status, never an exception: ``ok``, ``error``, ``timeout`` (interrupted; restarted if it
-ignored the interrupt) or ``crashed`` (the process died; a fresh kernel replaces it).
+status, never an exception: ``ok``, ``error`` (also when the driver could not process some
+of the cell's messages: the message says which), ``timeout`` (interrupted; restarted if it
+ignored the interrupt) or ``crashed`` (the process died or the cell called exit(); a fresh
+kernel replaces it). A kernel that died after a cell finished is restarted before the next.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class KernelSession:
         self.client: DojoNotebookClient | None = None
         self.language_info: dict[str, Any] = {"name": "python"}
         self.restarts = 0
+        #: Code run (silently) in a kernel this session restarts before a cell, e.g. the parameters cell.
+        self.prelude: str | None = None
         self._closed = False
 
     # --- facts for the notebook --------------------------------------------------------
@@ -96,6 +100,9 @@ class KernelSession:
         if self.kc is not None:
             self.kc.stop_channels()
         self.kc = self.km.client()
+        # orjson (jupyter_client's default when installed) segfaults the driver on JSON nested
+        # ~100,000 deep, which any cell can send; the stdlib parser raises RecursionError instead.
+        self.kc.session.unpacker = "json"
         self.kc.start_channels(stdin=False)
         self.kc.allow_stdin = False  # input() raises a clear StdinNotImplementedError, never hangs
         await self.kc.wait_for_ready(timeout=self.startup_timeout)
@@ -189,10 +196,26 @@ class KernelSession:
 
     # --- running cells -----------------------------------------------------------------
     async def execute(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        """Run one cell; the result says what happened, whatever the cell did."""
+        """Run one cell; the result says what happened, whatever the cell did.
+
+        A kernel found dead before the cell started (it exited after the previous cell, from a
+        thread say) is not this cell's doing: it is restarted, the prelude runs, and the cell
+        runs in the fresh kernel. No liveness check is paid on the normal path.
+        """
         if self.client is None or self._closed:
             raise KernelSessionError("the session is not started (or already closed)")
+        result = await self._run_cell(code, timeout)
+        if result is not None:
+            return result
+        before = await self._restart_dead_kernel()
+        result = await self._run_cell(code, timeout, before=before)
+        assert result is not None
+        return result
+
+    async def _run_cell(self, code: str, timeout: float | None, before: str | None = None) -> ExecutionResult | None:
+        """One attempt; None when the kernel was dead before it saw the cell (never after a restart)."""
         client = self.client
+        assert client is not None
         client.begin_cell(timeout)
         # Built directly: nbformat's new_code_cell validates against the schema (~1 ms a cell).
         cell = nbformat.NotebookNode(cell_type="code", execution_count=None, metadata=nbformat.NotebookNode(),
@@ -200,10 +223,17 @@ class KernelSession:
         client.nb.cells = [cell]
         t0 = time.monotonic()
         crashed = False
+        internal: Exception | None = None
         try:
             await client.async_execute_cell(cell, 0, store_history=True)
         except DeadKernelError:
             crashed = True
+        except Exception as exc:  # noqa: BLE001 - a driver fault on this cell's messages
+            internal = exc
+        finally:
+            client.cancel_pollers()  # no failure may leave the 0.2 s alive poller running
+        if crashed and not client.started_seen and before is None:
+            return None
         elapsed = time.monotonic() - t0
         outputs = list(cell.get("outputs", []))
         if client.dropped_chars:
@@ -214,14 +244,26 @@ class KernelSession:
         error = _error_of(outputs, client.exec_reply)
         restarted = False
         message = None
-        if crashed:
+        exited = None if crashed or internal else await self._exit_of(client.exec_reply)
+        if crashed or exited:
             status = "crashed"
             why = await self._death_note()
             await self._recover()
             restarted = True
-            message = (f"The kernel died while running this cell{why}. A fresh kernel was started: "
-                       "all variables were lost (files on disk stay).")
-            error = error or {"ename": "DeadKernelError", "evalue": "the kernel process died", "traceback": []}
+            if exited:
+                message = (f"The kernel exited during this cell ({exited}){why}, so its state was lost. "
+                           "A fresh kernel was started: all variables were lost (files on disk stay).")
+                error = {"ename": "KernelExited", "evalue": f"the kernel exited during this cell ({exited})",
+                         "traceback": []}
+            else:
+                message = (f"The kernel died while running this cell{why}. A fresh kernel was started: "
+                           "all variables were lost (files on disk stay).")
+                error = error or {"ename": "DeadKernelError", "evalue": "the kernel process died", "traceback": []}
+        elif internal is not None:
+            status = "error"
+            message = await self._after_internal_error(client, internal)
+            error = {"ename": "DriverError", "evalue": "the driver could not process this cell's messages",
+                     "traceback": []}
         elif client.timed_out:
             status = "timeout"
             if not client.idle_seen:
@@ -232,18 +274,65 @@ class KernelSession:
             else:
                 message = f"The cell exceeded its {timeout:g} s limit and was interrupted; the kernel is still usable."
             error = error or {"ename": "CellTimeout", "evalue": message, "traceback": []}
+        elif client.failure_count:
+            status = "error"
+            message = _unprocessed_note(client)
+            error = error or {"ename": "DriverError", "evalue": "the driver could not process some of this "
+                              "cell's messages", "traceback": []}
         elif error is not None or (client.exec_reply or {}).get("content", {}).get("status") == "error":
             status = "error"
         else:
             status = "ok"
+        if before:
+            message = f"{before} {message}" if message else before
+            restarted = True
         reply = (client.exec_reply or {}).get("content", {})
         count = reply.get("execution_count", cell.get("execution_count"))
         text = render_text(outputs, error, max_chars=self.text_max_chars)
         if message:
             text = (text + "\n" if text else "") + f"[dojo-nb] {message}"
         return ExecutionResult(status=status, outputs=[dict(o) for o in outputs], error=error, text=text,
-                               elapsed_s=round(elapsed, 4), execution_count=count if not crashed else None,
+                               elapsed_s=round(elapsed, 4),
+                               execution_count=count if status != "crashed" and isinstance(count, int) else None,
                                kernel_restarted=restarted, message=message)
+
+    async def _restart_dead_kernel(self) -> str:
+        """Restart a kernel that died between cells, run the prelude, and say so."""
+        why = await self._death_note()
+        await self._recover()
+        if self.prelude and self.kc is not None:
+            await self.kc.execute_interactive(self.prelude, silent=True, store_history=False, timeout=30,
+                                              output_hook=lambda msg: None)
+        return (f"The kernel had exited after the previous cell finished{why}; a fresh kernel was started "
+                "before this cell ran: all variables were lost (files on disk stay).")
+
+    async def _exit_of(self, exec_reply: dict[str, Any] | None) -> str | None:
+        """How the cell ended its own kernel (exit()/quit()), or None if it did not.
+
+        ipykernel answers exit() and then shuts down, so the reply's ``ask_exit`` payload is the
+        sign. A process that exits by itself during the cell is caught by the alive poller; one
+        that exits after the reply is found by the next cell (see `execute`).
+        """
+        payload = (exec_reply or {}).get("content", {}).get("payload") or []
+        if any(p.get("source") == "ask_exit" and not p.get("keepkernel") for p in payload):
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and await self.is_alive():
+                await asyncio.sleep(0.05)
+            return "exit() or quit() was called"
+        return None
+
+    async def _after_internal_error(self, client: DojoNotebookClient, exc: Exception) -> str:
+        """Describe a driver fault on this cell, and leave the kernel ready for the next one."""
+        what = f"{type(exc).__name__}: {str(exc)[:300]}"
+        if client.exec_reply is None:  # the cell may still be running: stop it
+            try:
+                await self.interrupt()
+            except Exception:  # noqa: BLE001
+                pass
+        note = _unprocessed_note(client) if client.failure_count else ""
+        return (f"The driver could not process this cell's messages ({what}); the cell's outcome is "
+                f"unknown and what it printed may be incomplete.{(' ' + note) if note else ''} "
+                "The kernel is still running.")
 
     async def _death_note(self) -> str:
         note = await self._exit_note()
@@ -274,6 +363,14 @@ class KernelSession:
             await self.restart()
         except Exception as exc:  # noqa: BLE001
             raise KernelSessionError(f"the kernel could not be restarted: {exc}") from exc
+
+
+def _unprocessed_note(client: DojoNotebookClient) -> str:
+    """One sentence on the messages the driver dropped because it could not process them."""
+    shown = "; ".join(client.failures)
+    more = client.failure_count - len(client.failures)
+    return (f"The driver could not process {client.failure_count} message(s) from this cell, which were "
+            f"dropped: {shown}{f' (and {more} more)' if more > 0 else ''}.")
 
 
 def _error_of(outputs: list[Any], exec_reply: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dojo_nb.tasks.grading_limits import GradeLimits, GradingLimitExceeded, header_problem, run_limited
 from dojo_nb.tasks.leaderboard import load_leaderboard
 from dojo_nb.tasks.metrics import get_metric, normalise_label
 from dojo_nb.tasks.prepare import PreparedData, prepare_task
@@ -205,8 +206,61 @@ def _answers(task: Task, data: PreparedData) -> pd.DataFrame:
     return answers
 
 
-def validate_submission(task: Task, submission: str | Path) -> Validation:
-    """Check a submission file's format against the task; never raises."""
+def _expected_columns(task: Task, data: PreparedData) -> int | None:
+    """How many columns a submission should have (a custom grader's from its sample submission)."""
+    if not task.has_custom_grader:
+        return 1 + len(task.target_columns)
+    for sample in sorted(data.public_dir.glob("sample_submission*.csv")):
+        try:
+            with open(sample, encoding="utf-8", errors="replace", newline="") as fh:
+                return len(next(csv.reader(fh), []))
+        except OSError:
+            continue
+    return None
+
+
+def _limited(func: str, task: Task, submission: str | Path, limits: GradeLimits | None) -> Any:
+    """Run `func` in a limited child after the header pre-check; an _Invalid says why not."""
+    data = prepare_task(task)  # the task's own preparation: trusted, and not the submission's time
+    problem = header_problem(Path(submission), _expected_columns(task, data),
+                             int(task.max_submission_mb * 1024 * 1024))
+    if problem:
+        raise _Invalid(problem)
+    try:
+        return run_limited(func, (task, str(submission)), limits)
+    except GradingLimitExceeded as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def validate_submission(task: Task, submission: str | Path, limits: GradeLimits | None = None) -> Validation:
+    """Check a submission file's format against the task, in a child with time and memory limits.
+
+    Never raises.
+    """
+    try:
+        return _limited("validate_here", task, submission, limits)
+    except _Invalid as exc:
+        return Validation(False, str(exc))
+    except Exception as exc:  # noqa: BLE001
+        return Validation(False, f"could not validate the submission: {type(exc).__name__}: {exc}")
+
+
+def grade_submission(task: Task, submission: str | Path, limits: GradeLimits | None = None) -> GradeReport:
+    """Validate, score and place on the leaderboard, in a child with time and memory limits.
+
+    Never raises.
+    """
+    try:
+        return _limited("grade_here", task, submission, limits)
+    except _Invalid as exc:
+        message = str(exc)
+    except Exception as exc:  # noqa: BLE001
+        message = f"could not grade the submission: {type(exc).__name__}: {exc}"
+    return GradeReport(valid=False, message=message, lower_is_better=task.lower_is_better, metric=task.metric)
+
+
+def validate_here(task: Task, submission: str | Path) -> Validation:
+    """`validate_submission` in this process, without limits (what the child runs)."""
     try:
         data = prepare_task(task)
         grader = _custom_grader(task)
@@ -221,6 +275,8 @@ def validate_submission(task: Task, submission: str | Path) -> Validation:
         return Validation(True, f"submission is valid: {len(frame)} rows, columns {', '.join(frame.columns)}", len(frame))
     except _Invalid as exc:
         return Validation(False, str(exc))
+    except MemoryError:  # the limited child reports it as "exceeded N MB"
+        raise
     except Exception as exc:  # noqa: BLE001 - the grader must never crash on a submission
         return Validation(False, f"could not validate the submission: {type(exc).__name__}: {exc}")
 
@@ -247,8 +303,8 @@ def _score(task: Task, preds: pd.DataFrame, truth: pd.Series) -> float:
     return get_metric(task.metric).fn(truth.reset_index(drop=True), preds.reset_index(drop=True))
 
 
-def grade_submission(task: Task, submission: str | Path) -> GradeReport:
-    """Validate, score on the public and private answers, and place the scores on the leaderboard."""
+def grade_here(task: Task, submission: str | Path) -> GradeReport:
+    """`grade_submission` in this process, without limits (what the child runs)."""
     report = GradeReport(valid=False, message="", lower_is_better=task.lower_is_better, metric=task.metric)
     try:
         data = prepare_task(task)
@@ -267,6 +323,8 @@ def grade_submission(task: Task, submission: str | Path) -> GradeReport:
     except _Invalid as exc:
         report.message = str(exc)
         return report
+    except MemoryError:  # the limited child reports it as "exceeded N MB"
+        raise
     except Exception as exc:  # noqa: BLE001
         report.message = f"could not grade the submission: {type(exc).__name__}: {exc}"
         return report

@@ -54,7 +54,8 @@ def test_sigkill_mid_episode_leaves_a_valid_trajectory(tmp_path, task_id):
     steps = nbk.list_steps(nb)
     assert len(steps) >= completed
     assert [s.step for s in steps] == list(range(1, len(steps) + 1))
-    assert all(s.status == "ok" for s in steps)
+    # the cell running when the driver died is there too, with its source, marked "running"
+    assert all(s.status == "ok" for s in steps[:-1]) and steps[-1].status in ("ok", "running")
     assert not list(out.glob(".*.tmp")) or len(steps) >= completed  # a half-written temp file is harmless
     # a solution can still be rebuilt from what the dead driver left
     sol = nbk.build_solution(nb)

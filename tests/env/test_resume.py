@@ -70,20 +70,22 @@ def test_driver_killed_mid_cell_then_resume_finishes_the_episode(tmp_path: Path,
     nb = nbk.load_trajectory(out)
     nbformat.validate(nb)
     steps = nbk.list_steps(nb)
-    assert [s.step for s in steps] == [1, 2, 3, 4]  # the cell that never finished is not there
+    # the cell that never finished is there, with its source, marked running (saved before it ran)
+    assert [s.step for s in steps] == [1, 2, 3, 4, 5]
+    assert steps[-1].status == "running" and "time.sleep(120)" in steps[-1].source
     assert not (out / "summary.json").exists()
 
     env, obs, info = dojo_nb.resume(out)
     try:
         assert obs["action_type"] == "resume" and obs["status"] == "ok", obs["text"]
-        assert "resumed after step 4" in obs["text"]
-        assert info["step"] == 4 and info["n_submissions"] == 1
+        assert "resumed after step 5" in obs["text"]
+        assert info["step"] == 5 and info["n_submissions"] == 1
         assert info["best_public_position_score"] == pytest.approx(info["reward_sum"])
         # Cell 1 succeeded, cell 2 failed: its `kept += 1` ran before the error, but a failed
         # cell is not in the solution, so the rebuilt state has kept == 41 (as papermill would).
         o, *_ = env.step({"type": "execute_code", "code": "print(kept, train.shape[0] > 0, 'broken' in globals())"})
         assert o["status"] == "ok" and o["text"].split() == ["41", "True", "False"], o["text"]
-        assert env.trajectory.metadata["dojo"]["resumes"][0]["after_step"] == 4
+        assert env.trajectory.metadata["dojo"]["resumes"][0]["after_step"] == 5
         # Simulate a second death (no summary written), then finish from the command line.
         env.session.close()
         env.session = None
