@@ -526,12 +526,7 @@ class DojoEnv(gymnasium.Env):
             free = shutil.disk_usage(self.sandbox_dir / "working").free
         except OSError:
             return "The disk holding WORKING_DIR is full: delete files you no longer need."
-        from dojo_nb.kernel import SandboxSpec
-
-        budget = self.sandbox_limits.get("disk_mb", SandboxSpec.disk_mb)
-        limit = (f" (the sandbox's disk budget: WORKING_DIR and SUBMISSION_DIR hold at most {budget} MB together)"
-                 if budget else "")
-        return (f"The disk holding WORKING_DIR is full ({free / 1e6:.1f} MB free){limit}: delete files you no "
+        return (f"The disk holding WORKING_DIR is full ({free / 1e6:.1f} MB free): delete files you no "
                 "longer need; the kernel and the episode go on.")
 
     def _complete_cell_metadata(self, obs: dict[str, Any], elapsed: float) -> None:

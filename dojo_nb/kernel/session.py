@@ -28,6 +28,7 @@ from nbclient.exceptions import DeadKernelError
 
 from dojo_nb.kernel import backends
 from dojo_nb.kernel.client import DEFAULT_MAX_OUTPUT_BYTES, DojoNotebookClient
+from dojo_nb.kernel.limits import limit_hint
 from dojo_nb.kernel.render import DEFAULT_MAX_CHARS, render_text, strip_ansi
 from dojo_nb.kernel.result import ExecutionResult
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
@@ -281,6 +282,9 @@ class KernelSession:
                               "cell's messages", "traceback": []}
         elif error is not None or (client.exec_reply or {}).get("content", {}).get("status") == "error":
             status = "error"
+            hint = limit_hint(error, self.spec.memory_mb, self.spec.pids, self.spec.disk_mb, self.spec.tmp_mb)
+            if hint and not message:  # the agent met a limit of the sandbox, not a bug of its own
+                message = hint[0].upper() + hint[1:] + "."
         else:
             status = "ok"
         if before:
