@@ -209,6 +209,9 @@ def validate_submission(task: Task, submission: str | Path) -> Validation:
     """Check a submission file's format against the task; never raises."""
     try:
         data = prepare_task(task)
+        if "mlebench" in task.extra:  # an imported MLE-bench competition: graded as MLE-bench grades
+            from dojo_nb.tasks.mlebench_grading import validate_mlebench
+            return validate_mlebench(task, Path(submission), data)
         grader = _custom_grader(task)
         if grader is not None:
             frame = _read_frame(task, Path(submission))
@@ -252,6 +255,9 @@ def grade_submission(task: Task, submission: str | Path) -> GradeReport:
     report = GradeReport(valid=False, message="", lower_is_better=task.lower_is_better, metric=task.metric)
     try:
         data = prepare_task(task)
+        if "mlebench" in task.extra:  # an imported MLE-bench competition: graded as MLE-bench grades
+            from dojo_nb.tasks.mlebench_grading import grade_mlebench
+            return grade_mlebench(task, Path(submission), data)
         answers = _answers(task, data)
         frame = _read_frame(task, Path(submission))
         usage = answers["Usage"] if "Usage" in answers.columns else pd.Series(["Private"] * len(answers))
