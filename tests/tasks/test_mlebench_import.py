@@ -7,6 +7,7 @@ installed `mlebench`; the others use dojo-nb's own stand-in.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -58,20 +59,25 @@ def _leftovers(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
 
 
-def test_installed_mlebench_is_used(cache: Path, no_mlebench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(STUB))
-    task = load_task(import_mlebench(TINY, TINY / "prepared").name)
-    assert task.source == "imported" and task.lower_is_better
+def test_installed_mlebench_is_used(tmp_path: Path) -> None:
+    """With a `mlebench` importable (here the test stub, on PYTHONPATH of a fresh process), graders use it."""
+    env = {**os.environ, "DOJO_NB_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(STUB), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    run = [sys.executable, "-m", "dojo_nb.cli"]
+    out = subprocess.run([*run, "tasks", "import-mlebench", str(TINY), "--prepared", str(TINY / "prepared")],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr + out.stdout
     answers = pd.read_csv(TINY / "prepared" / "private" / "test.csv")
-    perfect = tmp_path / "perfect.csv"
+    perfect, bad = tmp_path / "perfect.csv", tmp_path / "bad.csv"
     answers.to_csv(perfect, index=False)
-    report = task.grade(perfect)
-    assert report.valid, report.message
-    assert report.private_score == pytest.approx(0.0) and report.medal == "gold"
-    assert report.extra["mlebench"]["helpers"] == "installed"
-    bad = tmp_path / "bad.csv"
     answers.iloc[:-1].to_csv(bad, index=False)
-    assert "same length" in task.validate(bad).message and "same length" in task.grade(bad).message
+    good = subprocess.run([*run, "grade", "tiny-regression", str(perfect), "--json"], capture_output=True, text=True, env=env)
+    report = json.loads(good.stdout)
+    assert report["valid"], report["message"]
+    assert report["private_score"] == pytest.approx(0.0) and report["medal"] == "gold"
+    assert report["extra"]["mlebench"]["helpers"] == "installed"
+    refused = subprocess.run([*run, "grade", "tiny-regression", str(bad), "--json"], capture_output=True, text=True, env=env)
+    assert "same length" in json.loads(refused.stdout)["message"]  # the stub's InvalidSubmissionError text
 
 
 def test_stand_in_without_mlebench(cache: Path, no_mlebench) -> None:
@@ -80,7 +86,6 @@ def test_stand_in_without_mlebench(cache: Path, no_mlebench) -> None:
     report = task.grade(task.folder / "data" / "public" / "sampleSubmission.csv")
     assert report.valid and report.private_score == 0.5
     assert report.extra["mlebench"]["helpers"] == "stand-in"
-    assert sys.modules["mlebench"].__name__ == "dojo_nb.tasks.mlebench_stub"
 
 
 EXPECTED = {  # id: (type, submission kind, metric, lower is better, id column, target columns)
