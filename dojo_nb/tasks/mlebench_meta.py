@@ -130,10 +130,11 @@ def kind_of(metric: str, answers: Any, targets: list[str]) -> str:
 
 
 def type_of(kind: str, answers: Any, targets: list[str], images: bool) -> str:
-    if images:
-        return "image"
+    """dojo-nb's task type; "image" means image classification (an image regression stays "regression")."""
     if kind == "value":
         return "regression"
+    if images:
+        return "image"
     if len(targets) > 1:
         return "multiclass"
     if isinstance(answers, pd.DataFrame) and targets and targets[0] in answers.columns:

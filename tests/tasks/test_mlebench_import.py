@@ -96,7 +96,7 @@ EXPECTED = {  # id: (type, submission kind, metric, lower is better, id column, 
     "aerial-cactus-identification": ("image", "probability", "auc-roc", False, "id", ("has_cactus",)),
     "nomad2018-predict-transparent-conductors": ("regression", "value", "mean-column-wise-rmsle", True, "id",
                                                  ("formation_energy_ev_natom", "bandgap_energy_ev")),
-    "denoising-dirty-documents": ("image", "value", "root_mean_squared_error", True, "id", ("value",)),
+    "denoising-dirty-documents": ("regression", "value", "root_mean_squared_error", True, "id", ("value",)),
     "whale-categorization-playground": ("image", "label", "MAP@5", False, "Image", ("Id",)),
     "tensorflow2-question-answering": ("multiclass", "label", "micro-f1-score", False, "example_id", ("PredictionString",)),
 }
