@@ -88,17 +88,17 @@ def prepare_cmd(task_id: Optional[str] = typer.Argument(None), all_tasks: bool =
 def import_cmd(competition_dir: Path, prepared: Path = typer.Option(..., "--prepared", help="folder holding prepared public/ and private/"),
                overwrite: bool = typer.Option(False)) -> None:
     """Import an MLE-bench competition folder and its prepared data as a dojo-nb task."""
-    from dojo_nb.tasks.mlebench_import import MLEBENCH_INSTALL_HINT, import_mlebench, mlebench_available
-    from dojo_nb.tasks.spec import TaskError
+    from dojo_nb.tasks.mlebench_import import import_mlebench
+    from dojo_nb.tasks.spec import TaskError, load_task_folder
 
     try:
         dest = import_mlebench(competition_dir, prepared, overwrite=overwrite)
     except TaskError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    console.print(f"imported as task [bold]{dest.name}[/bold] at {dest}")
-    if not mlebench_available():
-        console.print(f"[yellow]note:[/yellow] {MLEBENCH_INSTALL_HINT}")
+    task = load_task_folder(dest, source="imported")
+    console.print(f"imported as task [bold]{dest.name}[/bold] at {dest}: {task.type}, {task.metric} "
+                  f"({'lower' if task.lower_is_better else 'higher'} is better), id column {task.id_column}")
 
 
 def grade_cmd(task_id: str, submission: Path, as_json: bool = typer.Option(False, "--json")) -> None:

@@ -263,6 +263,9 @@ def validate_here(task: Task, submission: str | Path) -> Validation:
     """`validate_submission` in this process, without limits (what the child runs)."""
     try:
         data = prepare_task(task)
+        if "mlebench" in task.extra:  # an imported MLE-bench competition: graded as MLE-bench grades
+            from dojo_nb.tasks.mlebench_grading import validate_mlebench
+            return validate_mlebench(task, Path(submission), data)
         grader = _custom_grader(task)
         if grader is not None:
             frame = _read_frame(task, Path(submission))
@@ -308,6 +311,9 @@ def grade_here(task: Task, submission: str | Path) -> GradeReport:
     report = GradeReport(valid=False, message="", lower_is_better=task.lower_is_better, metric=task.metric)
     try:
         data = prepare_task(task)
+        if "mlebench" in task.extra:  # an imported MLE-bench competition: graded as MLE-bench grades
+            from dojo_nb.tasks.mlebench_grading import grade_mlebench
+            return grade_mlebench(task, Path(submission), data)
         answers = _answers(task, data)
         frame = _read_frame(task, Path(submission))
         usage = answers["Usage"] if "Usage" in answers.columns else pd.Series(["Private"] * len(answers))

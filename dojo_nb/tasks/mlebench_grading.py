@@ -1,0 +1,160 @@
+"""Grading an imported MLE-bench competition as MLE-bench's own `grade_csv` does.
+
+The submission and the answers reach the competition's grader exactly as MLE-bench reads them
+(typed `pandas.read_csv` with round-trip floats; JSONL answers as a list of records), whole and
+unfiltered. The grader's value is the score; medals are decided on it rounded to 5 decimals, as
+MLE-bench ranks. Whatever the grader raises becomes the validation message, in its own words.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dojo_nb.tasks import grading
+from dojo_nb.tasks.leaderboard import load_leaderboard
+from dojo_nb.tasks.mlebench_loader import ensure_mlebench, load_grade_fn
+from dojo_nb.tasks.mlebench_ranking import leaderboard_scores, rank, round_score
+from dojo_nb.tasks.mlebench_stub.utils import load_answers, read_csv
+from dojo_nb.tasks.prepare import PreparedData
+from dojo_nb.tasks.spec import Task
+
+_Invalid = grading._Invalid  # noqa: SLF001 - the grading module's "bad submission" signal
+
+
+def is_mlebench_task(task: Task) -> bool:
+    return isinstance(task.extra.get("mlebench"), dict)
+
+
+def _info(task: Task) -> dict[str, Any]:
+    return task.extra.get("mlebench") or {}
+
+
+def answers_path(task: Task, data: PreparedData) -> Path:
+    """The answers file under its own name (CSV, JSONL…), as the competition's config names it."""
+    name = Path(str(_info(task).get("answers") or "answers.csv")).name
+    path = data.private_dir / name
+    return path if path.is_file() else data.answers_path
+
+
+def read_submission(task: Task, path: Path) -> pd.DataFrame:
+    """The submission as MLE-bench reads it, behind dojo-nb's file checks (size cap, no links)."""
+    raw = grading._read_bytes(task, path)  # noqa: SLF001
+    if b"\x00" in raw[:65536]:
+        raise _Invalid("submission looks like a binary file (it contains NUL bytes), not a CSV text file")
+    try:
+        return read_csv(io.BytesIO(raw))
+    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _Invalid(f"submission is not a readable CSV: {first}") from None
+
+
+def grade_function(task: Task) -> Callable:
+    try:
+        return load_grade_fn(task.folder, str(_info(task).get("grade_entry") or "grade:grade"))
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a grader that cannot load is reported, not raised
+        raise _Invalid(f"cannot load the competition's grader ({task.folder / 'grade.py'}): "
+                       f"{type(exc).__name__}: {exc}") from None
+
+
+def run_grader(grade_fn: Callable, submission: pd.DataFrame, answers: Any) -> float:
+    """The grader's value on copies of the inputs (graders may modify them in place)."""
+    try:
+        value = grade_fn(submission.copy(), copy.deepcopy(answers))
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any grader exception means "cannot be scored"
+        if type(exc).__name__ == "InvalidSubmissionError":
+            raise _Invalid(f"invalid submission: {exc}") from None
+        said = f": {exc}" if str(exc) else ""
+        raise _Invalid(f"the competition's grader could not score the submission ({type(exc).__name__}{said})") from None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _Invalid(f"the competition's grader returned {value!r}, not a number") from None
+
+
+def _public_part(task: Task, submission: pd.DataFrame, answers: Any) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Rows of Kaggle's public leaderboard, when the answers mark them (a Usage column) and the id is known."""
+    if not isinstance(answers, pd.DataFrame) or "Usage" not in answers.columns:
+        return None
+    public = answers["Usage"].astype(str).str.strip().str.lower().str.startswith("public").to_numpy()
+    key = task.id_column
+    if public.all() or not public.any() or key not in answers.columns or key not in submission.columns:
+        return None
+    keep = submission[key].isin(set(answers.loc[public, key])).to_numpy()
+    return submission[keep].reset_index(drop=True), answers[public].reset_index(drop=True)
+
+
+def _scores(task: Task, data: PreparedData) -> Callable[[Path], tuple[float, float | None, int]]:
+    grade_fn = grade_function(task)
+    answers = load_answers(answers_path(task, data))
+
+    def score(path: Path) -> tuple[float, float | None, int]:
+        submission = read_submission(task, path)
+        whole = run_grader(grade_fn, submission, answers)
+        part = _public_part(task, submission, answers)
+        public = None
+        if part is not None:
+            try:
+                public = run_grader(grade_fn, *part)
+            except _Invalid:
+                public = None
+        return whole, public, len(submission)
+
+    return score
+
+
+def validate_mlebench(task: Task, submission: Path, data: PreparedData) -> grading.Validation:
+    """Valid when the competition's grader scores the whole file; otherwise its reason. Never raises."""
+    try:
+        _, _, n_rows = _scores(task, data)(Path(submission))
+    except _Invalid as exc:
+        return grading.Validation(False, str(exc))
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        return grading.Validation(False, f"could not validate the submission: {type(exc).__name__}: {exc}")
+    return grading.Validation(True, f"submission is valid: {n_rows} rows (checked by the competition's own grader)", n_rows)
+
+
+def grade_mlebench(task: Task, submission: Path, data: PreparedData) -> grading.GradeReport:
+    """Score, medal and positions as MLE-bench gives them. Never raises."""
+    report = grading.GradeReport(valid=False, message="", lower_is_better=task.lower_is_better, metric=task.metric)
+    try:
+        whole, public, _ = _scores(task, data)(Path(submission))
+    except _Invalid as exc:
+        report.message = str(exc)
+        return report
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        report.message = f"could not grade the submission: {type(exc).__name__}: {exc}"
+        return report
+    report.valid = True
+    report.private_score = whole
+    report.public_score = whole if public is None else public
+    rounded = round_score(whole)
+    board_file = task.folder / "leaderboard.csv"
+    if board_file.is_file():
+        ranking = rank(whole, leaderboard_scores(board_file))
+        report.medal, report.above_median = ranking.medal, ranking.above_median
+        report.lower_is_better = ranking.lower_is_better
+        report.extra["mlebench"] = {"rounded_score": ranking.score, "thresholds": ranking.thresholds}
+    board = load_leaderboard(task)
+    if rounded is not None and math.isfinite(rounded):
+        report.private_position_score = board.position_score(rounded, "private")
+        report.public_position_score = board.position_score(round_score(report.public_score), "public")
+    report.extra.setdefault("mlebench", {})["helpers"] = ensure_mlebench()
+    where = "the whole test set" if public is None else "the public part of the test set"
+    report.message = f"{task.metric} = {report.public_score:.6g} on {where}"
+    return report

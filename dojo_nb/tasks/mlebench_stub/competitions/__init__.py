@@ -1,0 +1,1 @@
+"""Helpers shared by competition graders (`mlebench.competitions.utils`)."""
