@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,3 +14,13 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep prepared task data for the test session under one temp dir, unless the caller pinned a cache."""
     if "DOJO_NB_CACHE" not in os.environ:
         os.environ["DOJO_NB_CACHE"] = str(Path.home() / ".cache" / "dojo-nb-tests")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_leftovers_of_killed_drivers() -> Iterator[None]:
+    """Tests SIGKILL drivers on purpose; what those leave (mounted disks, cgroups, socket
+    folders) is removed at the end, as `dojo-nb kernel gc` would."""
+    yield
+    from dojo_nb.kernel import gc
+
+    gc.collect(docker=False)

@@ -26,15 +26,16 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from dojo_nb import paths
 
 _SUBDIRS = ("working", "submission")
 _reason: str | None | bool = False
 
 
 def disks_dir() -> Path:
-    """Images and their mount points (on the cache's disk: a tmpfs would cost memory)."""
-    folder = paths.cache_dir() / "disks"
+    """Images and their mount points: one folder per machine and user, whatever cache a driver
+    uses, so `remove_stale` finds every dead driver's disks; under /var/tmp, which is on disk
+    by convention (a tmpfs /tmp would make the images cost memory). ``DOJO_NB_DISKS`` moves it."""
+    folder = Path(os.environ.get("DOJO_NB_DISKS") or f"/var/tmp/dojo-nb-{os.getuid()}/disks")
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
 
@@ -106,6 +107,8 @@ class EpisodeDisk:
 
     def attach(self, working: Path, submission: Path) -> None:
         """Make the image, move what the folders hold onto it, bind its folders over them."""
+        if _mounted(working) or _mounted(submission):  # a killed driver's disk (a resumed episode)
+            remove_stale()
         self.fs.mkdir(parents=True, exist_ok=True)
         with open(self.image, "wb") as fh:
             fh.truncate(self.size_mb * 1024 * 1024)
@@ -188,9 +191,7 @@ def remove_stale() -> list[str]:
     import psutil
 
     removed: list[str] = []
-    folder = paths.cache_dir() / "disks"
-    if not folder.is_dir():
-        return removed
+    folder = disks_dir()
     mounts = _mounts()
     for entry in sorted(folder.iterdir()):
         pid_text = entry.name.split("-", 1)[0]
