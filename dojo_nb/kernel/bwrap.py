@@ -97,10 +97,14 @@ def hidden_paths() -> list[str]:
     package = Path(__file__).resolve().parent.parent
     found = {str(package), str(paths.catalogue_dir().resolve()), str(paths.kernels_dir().resolve()),
              str(paths.cache_dir().resolve())}
-    for site_dir in {str(package.parent)}:
+    # Every site folder the kernel's Python has: an older install may sit beside an editable one.
+    site_dirs = {str(package.parent)} | {p for p in sys.path if p and "-packages" in p and os.path.isdir(p)}
+    for site_dir in site_dirs:
+        found.update(glob.glob(os.path.join(site_dir, "dojo_nb")))
         found.update(glob.glob(os.path.join(site_dir, "dojo_nb-*.dist-info")))
         found.update(glob.glob(os.path.join(site_dir, "dojo_nb-*.egg-info")))
         found.update(glob.glob(os.path.join(site_dir, "__editable__*dojo_nb*")))
+        found.update(glob.glob(os.path.join(site_dir, "_editable_impl_dojo_nb*")))
     return sorted(p for p in found if os.path.exists(p))
 
 

@@ -307,3 +307,41 @@ def test_dojo_nb_itself_is_masked_where_a_bound_folder_holds_it(monkeypatch: pyt
         """), timeout=120)
     assert r.status == "ok", r.text
     assert "IMPORTED" not in r.text and r.text.strip().startswith("0 []"), r.text
+
+
+def test_no_file_of_the_catalogue_or_of_dojo_nb_is_anywhere_in_the_sandbox(hostile: SyncKernelSession) -> None:
+    """Walk the kernel's whole file system: no byte-for-byte copy of any task file (prepare.py,
+    config, leaderboard) or of dojo_nb's own modules exists in it."""
+    import hashlib
+
+    import dojo_nb
+    from dojo_nb import paths
+
+    wanted: dict[int, set[str]] = {}
+    roots = [paths.catalogue_dir(), Path(dojo_nb.__file__).resolve().parent]
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file() and not path.is_symlink() and 64 <= path.stat().st_size <= 2_000_000 \
+                    and "__pycache__" not in path.parts:
+                wanted.setdefault(path.stat().st_size, set()).add(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert len(wanted) > 20
+    r = run(hostile, f"""
+        import hashlib, os
+        wanted = {wanted!r}
+        found = []
+        for folder, dirs, files in os.walk('/'):
+            if folder in ('/proc', '/sys', '/dev'):
+                dirs[:] = []
+                continue
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    size = os.lstat(path).st_size
+                    if size in wanted and hashlib.sha256(open(path, 'rb').read()).hexdigest() in wanted[size]:
+                        found.append(path)
+                except OSError:
+                    pass
+        print(len(found), found[:5])
+    """, timeout=300)
+    assert r.status == "ok", r.text
+    assert r.text.startswith("0 []"), r.text
