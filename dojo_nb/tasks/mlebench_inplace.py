@@ -1,8 +1,9 @@
 """The prepared-data cache of a task imported in place: links to the user's folders, no copies.
 
 A bulk import leaves MLE-bench's (or MLE-Dojo's) prepared folders where they are. Its cache entry
-holds one symbolic link per top-level file or folder of the user's public/ and private/, plus a
-small `sample_submission.csv` when the competition names its sample otherwise. Nothing in dojo-nb
+holds one symbolic link per file of the user's public/ and private/, plus a
+small `sample_submission.csv` when the competition names its sample otherwise; folders are
+real folders of the cache (mirroring the user's), so only files are links. Nothing in dojo-nb
 writes through these links: episodes receive the public files by hard link or copy into their own
 `input/` (mounted read-only in the sandbox), so the user's data is never handed out writable.
 """
@@ -26,10 +27,16 @@ def prepared_paths(task: Task) -> tuple[Path, Path] | None:
 
 
 def _link_entries(source: Path, dest: Path) -> None:
-    for item in sorted(source.iterdir()):
-        if item.name.startswith(".") and item.name != ".gitkeep":
-            continue
-        os.symlink(item.resolve(), dest / item.name, target_is_directory=item.is_dir())
+    """Mirror source's folders as real folders and its files as links: whoever walks the view
+    (sizes, hard links into an episode) sees every file without following a linked folder."""
+    for dirpath, dirnames, filenames in os.walk(source, followlinks=True):
+        here = Path(dirpath)
+        out = dest / here.relative_to(source)
+        dirnames.sort()
+        for name in dirnames:
+            (out / name).mkdir()
+        for name in sorted(filenames):
+            os.symlink(os.path.realpath(here / name), out / name)
 
 
 def link_prepared(task: Task, public_out: Path, private_out: Path) -> None:

@@ -77,8 +77,9 @@ def test_in_place_tasks_grade_their_sample(cid: str, cache: Path, tmp_path: Path
     assert sample.is_file()
     report = task.grade(shutil.copy(sample, tmp_path / "submission.csv"))  # a link is refused as a submission
     assert report.valid, report.message
-    assert all(p.is_symlink() for p in data.public_dir.iterdir() if p.name != "sample_submission.csv"
-               or task.extra["mlebench"]["sample_submission"] == "sample_submission.csv")
+    alias = task.extra["mlebench"]["sample_submission"] != "sample_submission.csv"  # a small copy, by our name
+    for p in data.public_dir.rglob("*"):
+        assert p.is_symlink() != p.is_dir() or (alias and p == sample), p  # folders real, files linked
     assert _snapshot(MLEBENCH / cid / "prepared") == before  # the user's data is untouched
 
 
@@ -145,7 +146,7 @@ def test_overwrite_drops_the_cached_links_and_remove_keeps_user_data(cache: Path
     assert _snapshot(data) == before
     with pytest.raises(TaskError, match="no imported task"):
         remove_imported("spaceship-titanic")
-    env = {**os.environ, "DOJO_NB_CACHE": str(cache)}
+    env = {**os.environ, "DOJO_NB_CACHE": str(cache), "COLUMNS": "400"}
     out = subprocess.run([*CLI, "tasks", "remove", "iris-species"], capture_output=True, text=True, env=env)
     assert out.returncode == 2 and "built-in tasks cannot be removed" in out.stdout
 
@@ -178,4 +179,12 @@ def test_twenty_gb_of_sparse_files_import_in_seconds_without_disk(cache: Path, t
     extra_kib = (_blocks(tmp_path) - disk_before) * 512 / 1024
     assert extra_kib < 1024, f"the import used {extra_kib:.0f} KiB"  # task folder + links, a few KiB
     assert task.grade(shutil.copy(data_view.public_dir / "sample_submission.csv", tmp_path / "sub.csv")).valid
+    # The view is walkable as an episode walks it: real folders, every file seen with its size, and a
+    # hard link made through it shares the user's inode (no bytes written).
+    assert sum(p.stat().st_size for p in data_view.public_dir.rglob("*") if p.is_file()) == size
+    assert not any(p.is_symlink() for p in data_view.public_dir.rglob("*") if p.is_dir())
+    before_link = _blocks(tmp_path)
+    os.link(data_view.public_dir / "extra" / "big.bin", tmp_path / "episode-copy.bin")
+    assert os.stat(tmp_path / "episode-copy.bin").st_ino == os.stat(nested / "big.bin").st_ino
+    assert _blocks(tmp_path) - before_link < 64
     print(f"\n20 GB sparse competition: import + prepare {elapsed:.2f}s, {extra_kib:.0f} KiB of extra disk")
