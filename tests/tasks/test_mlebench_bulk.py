@@ -188,3 +188,10 @@ def test_twenty_gb_of_sparse_files_import_in_seconds_without_disk(cache: Path, t
     assert os.stat(tmp_path / "episode-copy.bin").st_ino == os.stat(nested / "big.bin").st_ino
     assert _blocks(tmp_path) - before_link < 64
     print(f"\n20 GB sparse competition: import + prepare {elapsed:.2f}s, {extra_kib:.0f} KiB of extra disk")
+
+
+def test_unknown_split_names_the_known_ones(tmp_path: Path) -> None:
+    env = {**os.environ, "DOJO_NB_CACHE": str(tmp_path / "cache"), "COLUMNS": "400"}
+    for cmd in (["tasks", "list", "--split", "bogus"], ["run", "--split", "bogus"]):
+        out = subprocess.run([*CLI, *cmd], capture_output=True, text=True, env=env)
+        assert out.returncode == 2 and "mlebench-lite" in out.stdout + out.stderr, out.stdout + out.stderr
