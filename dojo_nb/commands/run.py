@@ -44,7 +44,7 @@ def _summary_table(outcomes) -> Table:
 
 def run_cmd(
     task: Optional[str] = typer.Option(None, "--task", help="task id (see `dojo-nb tasks list`)"),
-    split: Optional[str] = typer.Option(None, "--split", help="run every task of a split: train or eval"),
+    split: Optional[str] = typer.Option(None, "--split", help="run every task of a split: train, eval, mlebench, mlebench-lite, mledojo..."),
     agent: str = typer.Option("baseline", "--agent", help="registered agent name or module:Class"),
     out: Path = typer.Option(Path("runs"), "--out", help="output folder"),
     backend: str = typer.Option("local", "--backend", help="sandbox backend: local or docker"),
@@ -116,8 +116,10 @@ def run_cmd(
             raise typer.Exit(1)
         return
 
-    if split not in ("train", "eval"):
-        raise typer.BadParameter("--split must be train or eval")
+    from dojo_nb.tasks.catalogue import is_split, known_splits
+
+    if not is_split(split):
+        raise typer.BadParameter(f"--split must be one of {', '.join(known_splits())}")
     if engine not in ("local", "ray"):
         raise typer.BadParameter("--engine must be local or ray")
     ids = [t.id for t in list_tasks(split)][:limit]

@@ -17,13 +17,16 @@ tasks_app = typer.Typer(help="Browse, prepare and import tasks.", no_args_is_hel
 
 
 def _split_option(split: Optional[str]) -> Optional[str]:
-    if split not in (None, "train", "eval"):
-        raise typer.BadParameter("--split must be train or eval")
+    from dojo_nb.tasks.catalogue import is_split, known_splits
+
+    if split is not None and not is_split(split):
+        raise typer.BadParameter(f"--split must be one of {', '.join(known_splits())}")
     return split
 
 
 @tasks_app.command("list")
-def list_cmd(split: Optional[str] = typer.Option(None, help="train or eval"),
+def list_cmd(split: Optional[str] = typer.Option(None, help="train, eval, or a suite of imported tasks: "
+                                                             "mlebench, mlebench-lite, mledojo, mledojo-<group>"),
              as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
     """List the tasks in the catalogue."""
     from dojo_nb.tasks import list_tasks
@@ -84,21 +87,110 @@ def prepare_cmd(task_id: Optional[str] = typer.Argument(None), all_tasks: bool =
             progress.advance(bar)
 
 
+def _outcomes_table(title: str, outcomes) -> Table:
+    table = Table(title=title)
+    table.add_column("competition")
+    table.add_column("result")
+    table.add_column("details", overflow="fold")
+    for o in outcomes:
+        warned = o.imported and "warning:" in o.message
+        mark = "[yellow]imported[/yellow]" if warned else "[green]imported[/green]" if o.imported else "[red]not imported[/red]"
+        table.add_row(o.competition, mark, o.message)
+    return table
+
+
+def _report_bulk(title: str, outcomes) -> None:
+    console.print(_outcomes_table(title, outcomes))
+    done = sum(o.imported for o in outcomes)
+    console.print(f"{done} of {len(outcomes)} imported in place (no data copied); "
+                  f"see them with `dojo-nb tasks list --split {title.split()[0]}`")
+    if done < len(outcomes):
+        raise typer.Exit(1)
+
+
 @tasks_app.command("import-mlebench")
-def import_cmd(competition_dir: Path, prepared: Path = typer.Option(..., "--prepared", help="folder holding prepared public/ and private/"),
-               overwrite: bool = typer.Option(False)) -> None:
-    """Import an MLE-bench competition folder and its prepared data as a dojo-nb task."""
+def import_cmd(
+    args: Optional[list[str]] = typer.Argument(None, help="with --prepared: the competition folder; "
+                                                           "with --data-dir: competition ids (default: all prepared)"),
+    prepared: Optional[Path] = typer.Option(None, "--prepared", help="one competition: folder holding prepared public/ and private/ (copied)"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="MLE-bench data directory: imports <dir>/<id>/prepared in place"),
+    competitions_dir: Optional[Path] = typer.Option(None, "--competitions-dir", help="mle-bench/mlebench/competitions "
+                                                     "(default: that of an installed mlebench)"),
+    lite: bool = typer.Option(False, "--lite", help="with --data-dir: MLE-bench's Lite split (22 competitions)"),
+    every: bool = typer.Option(False, "--all", help="with --data-dir: every prepared competition (the default)"),
+    overwrite: bool = typer.Option(False, help="import again, dropping every cached copy"),
+) -> None:
+    """Import MLE-bench competitions: one (copied) with --prepared, or a whole data directory in place."""
     from dojo_nb.tasks.mlebench_import import import_mlebench
     from dojo_nb.tasks.spec import TaskError, load_task_folder
 
+    if data_dir is not None:
+        from dojo_nb.tasks.mlebench_bulk import default_competitions_dir, import_data_dir
+
+        if prepared is not None or (lite and (every or args)) or (every and args):
+            raise typer.BadParameter("with --data-dir give ids, --lite or --all (not --prepared)")
+        code = competitions_dir or default_competitions_dir()
+        if code is None:
+            raise typer.BadParameter("give --competitions-dir (mle-bench/mlebench/competitions of your clone): "
+                                     "no installed mlebench found")
+        try:
+            outcomes = import_data_dir(data_dir, code, args, lite=lite, every=every, overwrite=overwrite)
+        except TaskError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        _report_bulk("mlebench import", outcomes)
+        return
+    if prepared is None or not args or len(args) != 1:
+        raise typer.BadParameter("give COMPETITION_DIR --prepared FOLDER, or --data-dir DIR [--lite|--all|IDS...]")
     try:
-        dest = import_mlebench(competition_dir, prepared, overwrite=overwrite)
+        dest = import_mlebench(Path(args[0]), prepared, overwrite=overwrite)
     except TaskError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     task = load_task_folder(dest, source="imported")
     console.print(f"imported as task [bold]{dest.name}[/bold] at {dest}: {task.type}, {task.metric} "
                   f"({'lower' if task.lower_is_better else 'higher'} is better), id column {task.id_column}")
+
+
+@tasks_app.command("import-mledojo")
+def import_mledojo_cmd(
+    ids: Optional[list[str]] = typer.Argument(None, help="competition ids (default: every prepared one)"),
+    data_dir: Path = typer.Option(..., "--data-dir", help="MLE-Dojo data directory: <dir>/<id>/data/{public,private}"),
+    competitions_dir: Optional[Path] = typer.Option(None, "--competitions-dir", help="MLE-Dojo/mledojo/competitions "
+                                                     "(default: that of an installed mledojo)"),
+    overwrite: bool = typer.Option(False, help="import again, dropping every cached copy"),
+) -> None:
+    """Import prepared MLE-Dojo competitions in place (never runs their prepare())."""
+    from dojo_nb.tasks.mledojo_import import default_competitions_dir, import_data_dir
+    from dojo_nb.tasks.spec import TaskError
+
+    code = competitions_dir or default_competitions_dir()
+    if code is None:
+        raise typer.BadParameter("give --competitions-dir (MLE-Dojo/mledojo/competitions of your clone): "
+                                 "no installed mledojo found")
+    try:
+        outcomes = import_data_dir(data_dir, code, ids, overwrite=overwrite)
+    except TaskError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    _report_bulk("mledojo import", outcomes)
+
+
+@tasks_app.command("remove")
+def remove_cmd(task_ids: list[str] = typer.Argument(..., help="ids of imported tasks")) -> None:
+    """Remove imported tasks and their cached data (the user's own data folders are never touched)."""
+    from dojo_nb.tasks.mlebench_remove import remove_imported
+    from dojo_nb.tasks.spec import TaskError
+
+    failed = False
+    for task_id in task_ids:
+        try:
+            console.print(f"removed {remove_imported(task_id)}")
+        except TaskError as exc:
+            console.print(f"[red]{exc}[/red]")
+            failed = True
+    if failed:
+        raise typer.Exit(2)
 
 
 def grade_cmd(task_id: str, submission: Path, as_json: bool = typer.Option(False, "--json")) -> None:

@@ -4,6 +4,8 @@ The submission and the answers reach the competition's grader exactly as MLE-ben
 (typed `pandas.read_csv` with round-trip floats; JSONL answers as a list of records), whole and
 unfiltered. The grader's value is the score; medals are decided on it rounded to 5 decimals, as
 MLE-bench ranks. Whatever the grader raises becomes the validation message, in its own words.
+An imported MLE-Dojo competition (config `mlebench.format: mledojo`) takes the same path with
+MLE-Dojo's reading, metric class and position scores (see mledojo_grading).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def _info(task: Task) -> dict[str, Any]:
     return task.extra.get("mlebench") or {}
 
 
+def is_mledojo(task: Task) -> bool:
+    return _info(task).get("format") == "mledojo"
+
+
 def answers_path(task: Task, data: PreparedData) -> Path:
     """The answers file under its own name (CSV, JSONL…), as the competition's config names it."""
     name = Path(str(_info(task).get("answers") or "answers.csv")).name
@@ -50,6 +56,9 @@ def read_submission(task: Task, path: Path) -> pd.DataFrame:
     if b"\x00" in raw[:65536]:
         raise _Invalid("submission looks like a binary file (it contains NUL bytes), not a CSV text file")
     try:
+        if is_mledojo(task):
+            from dojo_nb.tasks.mledojo_grading import read_frame
+            return read_frame(io.BytesIO(raw))
         return read_csv(io.BytesIO(raw))
     except (pd.errors.ParserError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -58,6 +67,9 @@ def read_submission(task: Task, path: Path) -> pd.DataFrame:
 
 def grade_function(task: Task) -> Callable:
     try:
+        if is_mledojo(task):
+            from dojo_nb.tasks.mledojo_grading import grade_function as mledojo_grade_function
+            return mledojo_grade_function(task)
         return load_grade_fn(task.folder, str(_info(task).get("grade_entry") or "grade:grade"))
     except MemoryError:
         raise
@@ -97,7 +109,11 @@ def _public_part(task: Task, submission: pd.DataFrame, answers: Any) -> tuple[pd
 
 def _scores(task: Task, data: PreparedData) -> Callable[[Path], tuple[float, float | None, int]]:
     grade_fn = grade_function(task)
-    answers = load_answers(answers_path(task, data))
+    if is_mledojo(task):
+        from dojo_nb.tasks.mledojo_grading import read_frame
+        answers = read_frame(answers_path(task, data))
+    else:
+        answers = load_answers(answers_path(task, data))
 
     def score(path: Path) -> tuple[float, float | None, int]:
         submission = read_submission(task, path)
@@ -127,6 +143,20 @@ def validate_mlebench(task: Task, submission: Path, data: PreparedData) -> gradi
     return grading.Validation(True, f"submission is valid: {n_rows} rows (checked by the competition's own grader)", n_rows)
 
 
+def _mledojo_positions(task: Task, report: grading.GradeReport) -> None:
+    """MLE-Dojo's own position scores on its public and private leaderboards."""
+    from dojo_nb.tasks.mledojo_grading import position_score
+    from dojo_nb.tasks.mledojo_loader import ensure_mledojo
+
+    report.lower_is_better = task.lower_is_better
+    higher = not task.lower_is_better
+    for which in ("public", "private"):
+        value = position_score(report.private_score, task.folder / "info" / f"{which}_leaderboard.csv", higher)
+        if value is not None:
+            setattr(report, f"{which}_position_score", value)
+    report.extra["mledojo"] = {"helpers": ensure_mledojo()}
+
+
 def grade_mlebench(task: Task, submission: Path, data: PreparedData) -> grading.GradeReport:
     """Score, medal and positions as MLE-bench gives them. Never raises."""
     report = grading.GradeReport(valid=False, message="", lower_is_better=task.lower_is_better, metric=task.metric)
@@ -154,7 +184,10 @@ def grade_mlebench(task: Task, submission: Path, data: PreparedData) -> grading.
     if rounded is not None and math.isfinite(rounded):
         report.private_position_score = board.position_score(rounded, "private")
         report.public_position_score = board.position_score(round_score(report.public_score), "public")
-    report.extra.setdefault("mlebench", {})["helpers"] = ensure_mlebench()
+    if is_mledojo(task):
+        _mledojo_positions(task, report)
+    else:
+        report.extra.setdefault("mlebench", {})["helpers"] = ensure_mlebench()
     where = "the whole test set" if public is None else "the public part of the test set"
     report.message = f"{task.metric} = {report.public_score:.6g} on {where}"
     return report

@@ -4,7 +4,9 @@ MLE-bench keeps, per competition, `config.yaml`, `description.md`, `grade.py` (w
 helpers from `mlebench.*` and, for some, sibling modules), `leaderboard.csv` and more; its
 `prepare` step writes `prepared/public/` and `prepared/private/`. The task folder we make holds
 the whole competition folder (so the grader loads as a package, see mlebench_loader), its config
-as `mlebench_config.yaml`, our `config.yaml`, and the prepared data under `data/`.
+as `mlebench_config.yaml`, our `config.yaml`, and the prepared data under `data/` or, for an
+import in place (`in_place=True`, what a bulk import does), only the paths of the user's prepared
+folders: tens of GB stay where they are, and the cache links to them (see mlebench_inplace).
 
 An import is built in a temporary folder and renamed into place, so a failed import leaves
 nothing behind and an overwrite is all-or-nothing; it also drops the cached prepared copy.
@@ -22,7 +24,7 @@ import yaml
 
 from dojo_nb.paths import cache_dir
 from dojo_nb.tasks.catalogue import imported_dir
-from dojo_nb.tasks.mlebench_loader import grade_entry
+from dojo_nb.tasks.mlebench_loader import grade_entry, load_grade_fn
 from dojo_nb.tasks.mlebench_meta import describe
 from dojo_nb.tasks.mlebench_ranking import leaderboard_scores, lower_is_better
 from dojo_nb.tasks.mlebench_stub.utils import load_answers, read_csv
@@ -66,11 +68,35 @@ def _leaderboard_direction(path: Path, competition_dir: Path) -> bool:
     return lower_is_better(scores)
 
 
+def _check_grader(competition_dir: Path, entry: str) -> None:
+    """Refuse a competition whose config names a grader module it does not have."""
+    module = entry.partition(":")[0].replace(".", "/") + ".py"
+    if not (competition_dir / module).is_file():
+        raise TaskError(f"{competition_dir}: unknown grader: config.yaml names {entry!r} but there is no {module}")
+
+
+def grader_problem(task_folder: Path, entry: str) -> str | None:
+    """Why an imported grader does not load in this Python (None when it does): shown, not fatal."""
+    try:
+        load_grade_fn(task_folder, entry)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a note for the user; the task stays imported
+        hint = f"; {MLEBENCH_INSTALL_HINT}" if isinstance(exc, ImportError) and "mlebench" in str(exc) else ""
+        return f"its grader does not load here ({type(exc).__name__}: {exc}){hint}"
+    return None
+
+
+_HASHED_BYTES = 64 * 1024 * 1024  # larger answers are keyed by size and mtime, not read
+
+
 def _digest(paths: list[Path], tree: list[Path]) -> str:
     """Content of the grading files and answers, plus names and sizes of all data: the cache key."""
     h = hashlib.sha256()
     for path in paths:
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
+        st = path.stat()
+        body = path.read_bytes() if st.st_size <= _HASHED_BYTES else f"{st.st_size}:{st.st_mtime_ns}".encode()
+        h.update(path.name.encode() + b"\0" + body)
     for root in tree:
         for p in sorted(root.rglob("*")):
             if p.is_file():
@@ -95,8 +121,10 @@ def _replace(tmp: Path, dest: Path) -> None:
 
 
 def import_mlebench(competition_dir: Path, prepared_dir: Path, *, dest_root: Path | None = None,
-                    overwrite: bool = False) -> Path:
-    """Copy a competition into a dojo-nb task folder; return that folder. Raises TaskError."""
+                    overwrite: bool = False, in_place: bool = False) -> Path:
+    """Make a dojo-nb task folder of a competition; return that folder. Raises TaskError.
+
+    `in_place` records where the prepared data is instead of copying it."""
     competition_dir, prepared_dir = Path(competition_dir), Path(prepared_dir)
     config_path = competition_dir / "config.yaml"
     if not config_path.is_file():
@@ -124,6 +152,8 @@ def import_mlebench(competition_dir: Path, prepared_dir: Path, *, dest_root: Pat
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise TaskError(f"cannot read the answers or the sample submission: {exc}") from None
     facts = describe(competition_dir, cfg, sample, answers, public)
+    entry = grade_entry((cfg.get("grader") or {}).get("grade_fn"))
+    _check_grader(competition_dir, entry)
 
     root = Path(dest_root or imported_dir())
     dest = root / task_id
@@ -140,10 +170,11 @@ def import_mlebench(competition_dir: Path, prepared_dir: Path, *, dest_root: Pat
             else:
                 shutil.copy2(item, tmp / item.name)
         shutil.copy2(config_path, tmp / "mlebench_config.yaml")
-        shutil.copytree(public, tmp / "data" / "public")
-        shutil.copytree(private, tmp / "data" / "private")
-        if sample_name != "sample_submission.csv":  # the name dojo-nb shows agents, beside the original
-            shutil.copy2(public / sample_name, tmp / "data" / "public" / "sample_submission.csv")
+        if not in_place:
+            shutil.copytree(public, tmp / "data" / "public")
+            shutil.copytree(private, tmp / "data" / "private")
+            if sample_name != "sample_submission.csv":  # the name dojo-nb shows agents, beside the original
+                shutil.copy2(public / sample_name, tmp / "data" / "public" / "sample_submission.csv")
         digest = _digest(sorted(competition_dir.glob("*.py")) + [config_path, competition_dir / "leaderboard.csv",
                                                                    private / answers_name], [public, private])
         config = {
@@ -154,9 +185,11 @@ def import_mlebench(competition_dir: Path, prepared_dir: Path, *, dest_root: Pat
             "data_source": f"imported from MLE-bench competition {task_id}",
             "mlebench": {"competition_type": cfg.get("competition_type"), "answers": answers_name,
                          "sample_submission": sample_name,
-                         "grade_entry": grade_entry((cfg.get("grader") or {}).get("grade_fn")),
-                         "awards_medals": cfg.get("awards_medals")},
+                         "grade_entry": entry, "awards_medals": cfg.get("awards_medals")},
         }
+        if in_place:
+            config["mlebench"]["prepared"] = {"public": str(public.resolve()), "private": str(private.resolve())}
+            config["data_source"] += f", prepared data read in place from {prepared_dir.resolve()}"
         (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         _replace(tmp, dest)
     except BaseException:

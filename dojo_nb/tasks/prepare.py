@@ -52,6 +52,11 @@ def _load_prepare(task: Task):
     return module.prepare
 
 
+def _in_place(task: Task) -> bool:
+    from dojo_nb.tasks.mlebench_inplace import prepared_paths
+    return prepared_paths(task) is not None
+
+
 def prepare_task(task: Task, *, force: bool = False, raw: Path | None = None) -> PreparedData:
     """Prepare once; later calls return at once. Parallel callers race safely (rename is atomic)."""
     root = prepared_root(task)
@@ -66,7 +71,10 @@ def prepare_task(task: Task, *, force: bool = False, raw: Path | None = None) ->
     try:
         (tmp / "public").mkdir()
         (tmp / "private").mkdir()
-        if task.source == "imported" and raw is not None:
+        if task.source == "imported" and _in_place(task):  # links to the user's folders, no copy
+            from dojo_nb.tasks.mlebench_inplace import link_prepared
+            link_prepared(task, tmp / "public", tmp / "private")
+        elif task.source == "imported" and raw is not None:
             shutil.copytree(raw / "public", tmp / "public", dirs_exist_ok=True)
             shutil.copytree(raw / "private", tmp / "private", dirs_exist_ok=True)
         else:

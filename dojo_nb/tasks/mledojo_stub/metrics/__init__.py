@@ -1,0 +1,1 @@
+"""`mledojo.metrics`: only the `base` module is used by competitions' metric files."""
