@@ -9,6 +9,7 @@ episode also keeps a variable of its own and reads it back at the end.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -99,10 +100,14 @@ def _episode(task_id: str, backend: str, out: Path, ep: int, n_steps: int, timeo
 
 
 def _kernel_pids() -> set[int]:
+    """This driver's kernel processes (its descendants: other drivers on a shared machine are not ours)."""
     pids = set()
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
-        if "ipykernel_launcher" in cmd and "dojo-nb" in cmd:
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if "ipykernel_launcher" in cmd and "dojo-nb" in cmd and proc.status() != psutil.STATUS_ZOMBIE:
             pids.add(proc.pid)
     return pids
 
@@ -111,7 +116,8 @@ def _containers() -> set[str]:
     try:
         from dojo_nb.kernel.docker import labelled_containers
 
-        return {c.id for c in labelled_containers()}
+        mine = str(os.getpid())  # this driver's containers only
+        return {c.id for c in labelled_containers() if (c.labels or {}).get("dojo-nb.driver-pid") == mine}
     except Exception:  # noqa: BLE001 - no docker here: nothing to leak
         return set()
 
