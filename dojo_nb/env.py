@@ -45,17 +45,19 @@ from gymnasium.envs.registration import EnvSpec
 
 from dojo_nb import notebook as nbk
 from dojo_nb.actions import ACTION_TYPES, INFO_TOPICS, Action, InvalidAction, parse_action
+from dojo_nb.record import layout, view
+from dojo_nb.record.inputs import populate_input as _populate_input
+from dojo_nb.record.load import EpisodeRecord, EpisodeRecordError, UnsafeRecordError, load_episode
+from dojo_nb.record.metadata import PARAMETERS, CellMeta, EpisodeMeta
 
 STATUSES = ("ok", "error", "timeout", "crashed", "invalid_action")
 OBS_KEYS = ("status", "text", "outputs", "error", "elapsed_s", "cell_index", "execution_count",
             "action_type", "steps_left", "seconds_left", "message", "grading")
-SUMMARY_NAME = "summary.json"
-REPLAY_NAME = "replay.json"
-SUBMISSION_FILENAME = "submission.csv"
+SUMMARY_NAME = layout.SUMMARY
+REPLAY_NAME = layout.REPLAY_JSON
+SUBMISSION_FILENAME = layout.SUBMISSION_FILENAME
 FINAL_RULE = "last_valid_submission"
 
-#: Public-data folders at or above this size are hard-linked into the episode, not copied.
-_LINK_THRESHOLD_BYTES = 64 * 1024 * 1024
 _MAX_INFO_CHARS = 20_000
 
 
@@ -145,34 +147,6 @@ def _observation(status: str, *, action_type: str, text: str = "", outputs: list
 
 
 # --- helpers ------------------------------------------------------------------------------
-def _folder_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def _populate_input(public_dir: Path, input_dir: Path) -> str:
-    """Put the task's public data in the episode: copied, or hard-linked when large."""
-    # Emptied, never replaced: a warm kernel has this very folder bind-mounted already.
-    input_dir.mkdir(parents=True, exist_ok=True)
-    for child in input_dir.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-    how = "copy"
-    copy_fn = shutil.copy2
-    if _folder_size(public_dir) >= _LINK_THRESHOLD_BYTES:
-        how = "hardlink"
-
-        def copy_fn(src: str, dst: str) -> None:  # type: ignore[misc]
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copy2(src, dst)
-
-    shutil.copytree(public_dir, input_dir, copy_function=copy_fn, dirs_exist_ok=True)
-    return how
-
-
 def _task_attr(task: Any, name: str, default: Any = None) -> Any:
     value = getattr(task, name, default)
     return default if value is None else value
@@ -323,7 +297,7 @@ class DojoEnv(gymnasium.Env):
     @property
     def submission_host_path(self) -> Path:
         assert self.sandbox_dir is not None
-        return self.sandbox_dir / "submission" / SUBMISSION_FILENAME
+        return layout.EpisodeLayout(self.sandbox_dir.parent).submission_file
 
     def _new_episode_dir(self, options: Mapping[str, Any]) -> Path:
         if options.get("out_dir"):
@@ -385,8 +359,8 @@ class DojoEnv(gymnasium.Env):
         self.seed_value = episode_seed
 
         self.episode_dir = self._new_episode_dir(options)
-        self.sandbox_dir = self.episode_dir / "sandbox"
-        (self.episode_dir / "submissions").mkdir()
+        self.sandbox_dir = self.episode_dir / layout.SANDBOX
+        (self.episode_dir / layout.SUBMISSIONS).mkdir()
         self._episodes += 1
         data = self.task.prepare()
 
@@ -418,7 +392,7 @@ class DojoEnv(gymnasium.Env):
             self._open = True
 
             self.trajectory = nbk.Trajectory(
-                self.episode_dir / nbk.TRAJECTORY_NAME,
+                self.episode_dir / layout.TRAJECTORY,
                 kernelspec=getattr(self.session, "kernelspec", None),
                 language_info=getattr(self.session, "language_info", None),
                 dojo={
@@ -427,8 +401,7 @@ class DojoEnv(gymnasium.Env):
                     "agent": self.agent_name,
                     "seed": episode_seed,
                     "make_seed": self.default_seed,
-                    "budgets": {"max_steps": self.max_steps, "cell_timeout_s": self.cell_timeout_s,
-                                "episode_timeout_s": self.episode_timeout_s},
+                    "budgets": self._budgets(),
                     "sandbox_limits": self.sandbox_limits,
                     "kernel_paths": self.kernel_paths,
                     "started_at": self._started_at,
@@ -538,12 +511,12 @@ class DojoEnv(gymnasium.Env):
         idx = obs.get("cell_index")
         if self.trajectory is None or not isinstance(idx, int) or idx >= len(self.trajectory):
             return
-        meta = nbk.cell_dojo(self.trajectory.cell(idx))
+        meta = CellMeta.of(self.trajectory.cell(idx))
         missing: dict[str, Any] = {}
-        if "elapsed_s" not in meta:
+        if not meta.has("elapsed_s"):
             missing["elapsed_s"] = round(elapsed, 6)
             obs["elapsed_s"] = float(elapsed)
-        if "kernel_restarted" not in meta:
+        if not meta.has("kernel_restarted"):
             missing["kernel_restarted"] = False
         if missing:
             self.trajectory.update_cell(idx, **missing)
@@ -638,16 +611,12 @@ class DojoEnv(gymnasium.Env):
         return info
 
     def _reset_text(self) -> str:
-        p = self.kernel_paths
-        lines = [str(_task_attr(self.task, "description", "")).rstrip(), "", "---",
-                 "Variables defined in the kernel (the parameters cell ran already):"]
-        lines += [f"  {k} = {v!r}" for k, v in p.items()]
-        lines += ["", "Input files:", self._data_listing(head=False), "",
-                  f"Write your predictions to SUBMISSION_PATH, then send "
-                  f'{{"type": "validate"}} and {{"type": "submit"}}. '
-                  f"Budget: {self.max_steps} steps, {self.episode_timeout_s:g} s in all, "
-                  f"{self.cell_timeout_s:g} s per cell."]
-        return "\n".join(lines)
+        return view.reset_text(str(_task_attr(self.task, "description", "")), self.kernel_paths,
+                               self._data_listing(head=False), self._budgets())
+
+    def _budgets(self) -> dict[str, Any]:
+        return {"max_steps": self.max_steps, "cell_timeout_s": self.cell_timeout_s,
+                "episode_timeout_s": self.episode_timeout_s}
 
     # --- action handlers ------------------------------------------------------------
     def _code_obs(self, action_type: str, source: str, extra: dict[str, Any]) -> tuple[dict[str, Any], float, bool]:
@@ -703,7 +672,7 @@ class DojoEnv(gymnasium.Env):
         cell = self.trajectory.cell(i)
         if cell.cell_type != "code":
             return f"{a.type}: cell {i} is a markdown cell; only code cells can be {'edited' if a.type == 'edit_cell' else 'run'}"
-        if nbk.cell_dojo(cell).get("action_type") == nbk.PARAMETERS:
+        if CellMeta.of(cell).action_type == PARAMETERS:
             # A copy of it in solution.ipynb would undo the parameters papermill injects.
             return (f"{a.type}: the parameters cell (cell {i}) cannot be "
                     f"{'edited' if a.type == 'edit_cell' else 'run again'}; it runs by itself "
@@ -735,8 +704,8 @@ class DojoEnv(gymnasium.Env):
             meta["grading"] = grading
         if reward is not None:
             meta["reward"] = reward
-        if detail is not None and len(detail) > 4000:
-            detail = detail[:4000] + f"\n... [{len(detail) - 4000} characters cut]"
+        if detail is not None:
+            detail = view.truncate_end(detail, 4000)
         idx = self.trajectory.add_markdown(nbk.event_markdown(a.type, summary, detail), meta)
         return _observation(status, action_type=a.type, text=text, cell_index=idx,
                             grading=grading, message=message)
@@ -759,8 +728,7 @@ class DojoEnv(gymnasium.Env):
     def _do_request_info(self, a: Action) -> tuple[dict[str, Any], float, bool]:
         what = a["what"]
         text = getattr(self, f"_info_{what}")()
-        if len(text) > _MAX_INFO_CHARS:
-            text = text[:_MAX_INFO_CHARS] + f"\n... [{len(text) - _MAX_INFO_CHARS} characters cut]"
+        text = view.truncate_end(text, _MAX_INFO_CHARS)
         return self._event(a, "ok", what, text, detail=text), 0.0, False
 
     def _info_description(self) -> str:
@@ -768,17 +736,7 @@ class DojoEnv(gymnasium.Env):
 
     def _data_listing(self, head: bool = True) -> str:
         assert self.sandbox_dir is not None
-        root = self.sandbox_dir / "input"
-        lines = []
-        for p in sorted(root.rglob("*")):
-            if p.is_file():
-                rel = p.relative_to(root).as_posix()
-                lines.append(f"  {self.kernel_paths['INPUT_DIR']}/{rel}  ({p.stat().st_size:,} bytes)")
-                if head and p.suffix.lower() in (".csv", ".tsv", ".txt", ".json", ".md"):
-                    with open(p, encoding="utf-8", errors="replace") as fh:
-                        first = [fh.readline().rstrip("\n")[:300] for _ in range(4)]
-                    lines += [f"      {line}" for line in first if line]
-        return "\n".join(lines) or "  (no files)"
+        return view.input_listing(self.sandbox_dir / "input", str(self.kernel_paths["INPUT_DIR"]), head=head)
 
     def _info_data(self) -> str:
         return "Files in INPUT_DIR (read-only; first lines of text files shown):\n" + self._data_listing()
@@ -857,7 +815,7 @@ class DojoEnv(gymnasium.Env):
 
     def _do_validate(self, a: Action) -> tuple[dict[str, Any], float, bool]:
         assert self.episode_dir is not None
-        copy = self.episode_dir / "submissions" / ".validate.tmp"
+        copy = self.episode_dir / layout.SUBMISSIONS / layout.VALIDATE_TMP
         problem = self._snapshot(copy)
         if problem is None:
             v = self.task.validate(copy)
@@ -879,7 +837,7 @@ class DojoEnv(gymnasium.Env):
     def _do_submit(self, a: Action) -> tuple[dict[str, Any], float, bool]:
         final = bool(a["final"])
         assert self.episode_dir is not None
-        kept = self.episode_dir / "submissions" / f"step-{self._steps:04d}{self.submission_host_path.suffix}"
+        kept = self.episode_dir / layout.kept_submission_name(self._steps, self.submission_host_path.suffix)
         msg = self._snapshot(kept)
         if msg is not None:
             kept.unlink(missing_ok=True)
@@ -959,7 +917,7 @@ class DojoEnv(gymnasium.Env):
         final = dict.fromkeys(keys)
         final.update(valid=False, rule=FINAL_RULE, source=None, step=None, file=None)
         assert self.episode_dir is not None
-        kept = self.episode_dir / "submissions" / f"final{self.submission_host_path.suffix}"
+        kept = self.episode_dir / layout.final_submission_name(self.submission_host_path.suffix)
         problem = self._snapshot(kept)
         if problem is not None:
             final["message"] = f"no valid submission was made ({problem})"
@@ -999,7 +957,7 @@ class DojoEnv(gymnasium.Env):
                 reward_sum=self._reward_sum, best_public_position_score=self._best,
                 ended_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             self.trajectory.save()
-            self.trajectory.save_solution(self.episode_dir / nbk.SOLUTION_NAME)
+            self.trajectory.save_solution(self.episode_dir / layout.SOLUTION)
             summary = {
                 "task": self.task_info(), "backend": self.backend, "agent": self.agent_name,
                 "seed": self.seed_value, "episode_dir": str(self.episode_dir),
@@ -1012,8 +970,8 @@ class DojoEnv(gymnasium.Env):
                      "public_score": s.public_score, "public_position_score": s.public_position_score}
                     for s in self._submissions],
                 "final": self._final,
-                "trajectory": nbk.TRAJECTORY_NAME, "solution": nbk.SOLUTION_NAME,
-                "replay": REPLAY_NAME,
+                "trajectory": layout.TRAJECTORY, "solution": layout.SOLUTION,
+                "replay": layout.REPLAY_JSON,
                 "packages": nbk.package_versions(),
             }
             nbk.atomic_write_text(self.episode_dir / SUMMARY_NAME,
@@ -1034,21 +992,22 @@ class DojoEnv(gymnasium.Env):
         from dojo_nb.replay import limits_note
 
         root = Path(episode_dir).expanduser().resolve()
-        traj_path = root / nbk.TRAJECTORY_NAME
-        traj = _load_for_resume(root, self.task_id)
+        traj_path = root / layout.TRAJECTORY
+        record = load_for_resume(root, self.task_id)
+        traj = nbk.Trajectory.from_notebook(record.nb, traj_path)
         _check_resume_folders(root)
         if self._open:
             self._end_episode("reset")
-        steps = nbk.list_steps(traj.to_notebook())
+        steps = record.steps
         last_step = max((s.step for s in steps), default=0)
 
         self.episode_dir = root
-        self.sandbox_dir = root / "sandbox"
+        self.sandbox_dir = root / layout.SANDBOX
         removed = _clear_planted_files(root)
-        dojo_meta = traj.metadata.get("dojo", {})
+        dojo_meta = record.meta
         # The sandbox is this env's (the caller's and the defaults), never the notebook's own.
-        limits_ignored = limits_note(dojo_meta.get("sandbox_limits"), self.sandbox_limits)
-        self.seed_value = int(dojo_meta.get("seed", self.default_seed))
+        limits_ignored = limits_note(dojo_meta.sandbox_limits, self.sandbox_limits)
+        self.seed_value = int(dojo_meta.seed if dojo_meta.has("seed") else self.default_seed)
         data = self.task.prepare()
 
         from dojo_nb.kernel import SandboxSpec, SyncKernelSession
@@ -1078,7 +1037,7 @@ class DojoEnv(gymnasium.Env):
             self._restore_submissions(steps)
             spent = sum(float(s.elapsed_s or 0.0) for s in steps)
             self._t0 = time.monotonic() - spent
-            self._started_at = str(dojo_meta.get("started_at") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            self._started_at = str(dojo_meta.started_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             self._final = None
             self._terminated = self._truncated = False
             self._end_reason = None
@@ -1106,11 +1065,11 @@ class DojoEnv(gymnasium.Env):
         if notes:
             text += " Note: " + "; ".join(notes) + "."
         self.resume_notes = notes
-        resumes = list(dojo_meta.get("resumes") or [])
+        resumes = list(dojo_meta.resumes or [])
         entry: dict[str, Any] = {"after_step": last_step, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                  "rebuilt": rebuilt, "backend": self.backend}
         if limits_ignored:
-            entry["ignored_sandbox_limits"] = dojo_meta.get("sandbox_limits")
+            entry["ignored_sandbox_limits"] = dojo_meta.sandbox_limits
         resumes.append(entry)
         self.trajectory.update_metadata(resumes=resumes, sandbox_limits=self.sandbox_limits)
         idx = self.trajectory.add_markdown(
@@ -1134,8 +1093,8 @@ class DojoEnv(gymnasium.Env):
             self._reward_sum += float(s.reward or 0.0)
             if s.action_type != "submit":
                 continue
-            g = s.dojo.get("grading") or {}
-            file = s.dojo.get("submission_file")
+            g = s.meta.grade
+            file = s.meta.submission_file
             report: dict[str, Any] = {}
             kept = _kept_submission(self.episode_dir, file) if g.get("valid") else None
             if kept is not None:
@@ -1150,26 +1109,20 @@ class DojoEnv(gymnasium.Env):
     @classmethod
     def read_episode(cls, episode_dir: str | os.PathLike[str]) -> dict[str, Any]:
         """What an episode folder holds: summary (if written), notebook metadata and steps."""
-        from dojo_nb import safe_io
-
-        root = Path(episode_dir)
-        if root.is_dir():
-            safe_io.check(root, nbk.TRAJECTORY_NAME, want="file")
-        nb = nbk.load_trajectory(root)
-        has_summary = root.is_dir() and safe_io.kind(root, SUMMARY_NAME) is not None
+        record = load_episode(Path(episode_dir), error=UnsafeRecordError, strict=True)
         return {
-            "summary": safe_io.read_json(root, SUMMARY_NAME) if has_summary else None,
-            "metadata": nbk.episode_metadata(nb),
-            "steps": nbk.list_steps(nb),
-            "notebook": nb,
+            "summary": record.summary,
+            "metadata": record.meta.to_dict(),
+            "steps": record.steps,
+            "notebook": record.nb,
         }
 
 
-class ResumeError(ValueError):
+class ResumeError(EpisodeRecordError, ValueError):
     """The folder cannot be resumed (the message says why); nothing was written."""
 
 
-_RESUME_FOLDERS = ("sandbox", "sandbox/input", "sandbox/working", "sandbox/submission", "submissions")
+_RESUME_FOLDERS = layout.RESUME_FOLDERS
 
 
 def _check_resume_folders(root: Path) -> None:
@@ -1196,7 +1149,7 @@ def _clear_planted_files(root: Path) -> list[str]:
     from dojo_nb import safe_io
 
     removed = []
-    for folder in ("", "submissions"):
+    for folder in ("", layout.SUBMISSIONS):
         here = root / folder if folder else root
         for child in sorted(here.iterdir()):
             name = f"{folder}/{child.name}" if folder else child.name
@@ -1209,8 +1162,7 @@ def _clear_planted_files(root: Path) -> list[str]:
     return removed
 
 
-_EPISODE_FILES = frozenset({nbk.TRAJECTORY_NAME, nbk.SOLUTION_NAME, SUMMARY_NAME, REPLAY_NAME,
-                            "replay.ipynb", "replay-sandbox", "report.html"})
+_EPISODE_FILES = layout.EPISODE_FILES
 
 
 def _kept_submission(root: Path, file: Any) -> Path | None:
@@ -1218,7 +1170,7 @@ def _kept_submission(root: Path, file: Any) -> Path | None:
     submissions/, reached through no link, else None."""
     from dojo_nb import safe_io
 
-    if not isinstance(file, str) or not file.startswith("submissions/"):
+    if not layout.EpisodeLayout(root).is_submission(file):
         return None
     try:
         return safe_io.check(root, file, want="file")
@@ -1226,42 +1178,25 @@ def _kept_submission(root: Path, file: Any) -> Path | None:
         return None
 
 
-def _load_for_resume(root: Path, task_id: str | None) -> nbk.Trajectory:
-    """The episode's trajectory, checked: readable, valid, unfinished, of the right task."""
-    import nbformat
-
-    from dojo_nb import safe_io
-
-    path = root / nbk.TRAJECTORY_NAME
-    try:
-        what = safe_io.kind(root, nbk.TRAJECTORY_NAME)
-        ended = safe_io.kind(root, SUMMARY_NAME)
-    except OSError as exc:
-        raise ResumeError(f"cannot resume {root}: {exc}") from None
-    if what == "link" or ended == "link":
-        name = nbk.TRAJECTORY_NAME if what == "link" else SUMMARY_NAME
-        raise ResumeError(f"{root / name} is a symlink; dojo-nb does not follow links in an episode folder "
-                          "(it may have been crafted): refused, nothing was written")
-    if what != "file":
-        raise ResumeError(f"{root} is not an episode folder: no {nbk.TRAJECTORY_NAME} in it")
-    try:
-        nb = nbformat.reads(safe_io.read_text(root, nbk.TRAJECTORY_NAME), as_version=4)
-        nbk.validate(nb)
-    except (ValueError, OSError, nbformat.ValidationError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ResumeError(f"{path} is corrupt or truncated ({first[:200]}); it was left as it is") from None
-    meta = nbk.episode_metadata(nb)
-    if ended is not None or meta.get("final") is not None:
-        why = meta.get("end_reason") or "summary.json exists"
+def load_for_resume(root: Path, task_id: str | None) -> EpisodeRecord:
+    """The episode's record, checked: readable, valid, unfinished, of the right task."""
+    record = load_episode(root, error=ResumeError, strict=True, validate=True, with_replay=False)
+    path = record.notebook_path
+    meta = record.meta
+    if record.summary is not None or meta.final is not None:
+        why = meta.end_reason or f"{layout.SUMMARY} exists"
         raise ResumeError(f"the episode in {root} already ended ({why}); there is nothing to resume")
-    task = (meta.get("task") or {}).get("id")
+    task = meta.task.get("id")
     if not task:
         raise ResumeError(f"{path} has no metadata.dojo.task.id; it was not written by dojo-nb")
     if task_id is not None and task != task_id:
         raise ResumeError(f"{path} is an episode of task {task!r}, not {task_id!r}")
-    if nbk.parameters_cell_index(nb) is None:
+    if nbk.parameters_cell_index(record.nb) is None:
         raise ResumeError(f"{path} has no parameters cell; the episode never started")
-    return nbk.Trajectory.load(path)
+    return record
+
+
+_load_for_resume = load_for_resume  # the old name
 
 
 def resume(episode_dir: str | os.PathLike[str], backend: str | None = None,
@@ -1274,15 +1209,15 @@ def resume(episode_dir: str | os.PathLike[str], backend: str | None = None,
     the observation says so when they differed.
     """
     root = Path(episode_dir).expanduser().resolve()
-    meta = nbk.episode_metadata(_load_for_resume(root, None).to_notebook())
-    budgets = dict(meta.get("budgets") or {})
+    meta = load_for_resume(root, None).meta
+    budgets = dict(meta.budgets)
     options: dict[str, Any] = {
         "max_steps": budgets.get("max_steps", 100), "cell_timeout_s": budgets.get("cell_timeout_s", 600.0),
-        "episode_timeout_s": budgets.get("episode_timeout_s", 3600.0), "agent_name": meta.get("agent"),
-        "seed": meta.get("make_seed", meta.get("seed", 0)),
+        "episode_timeout_s": budgets.get("episode_timeout_s", 3600.0), "agent_name": meta.agent,
+        "seed": meta.make_seed if meta.has("make_seed") else (meta.seed if meta.has("seed") else 0),
     }
     options.update(kwargs)
-    env = make(meta["task"]["id"], backend=backend or meta.get("backend") or "local", **options)
+    env = make(str(meta.task["id"]), backend=backend or meta.backend or "local", **options)
     obs, info = env.resume(root)
     return env, obs, info
 
