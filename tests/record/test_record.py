@@ -113,3 +113,18 @@ def test_one_truncate_middle() -> None:
     from dojo_nb.record import view
 
     assert llm.truncate_middle is view.truncate_middle
+
+
+def test_no_module_of_the_package_is_over_500_lines() -> None:
+    long = {p.relative_to(PACKAGE).as_posix(): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 500}
+    assert long == {}
+
+
+def test_every_action_type_and_info_topic_has_its_handler() -> None:
+    from dojo_nb.actions import ACTION_TYPES, INFO_TOPICS
+    from dojo_nb.env.handlers import HANDLERS
+    from dojo_nb.env.info import TOPICS
+
+    assert set(HANDLERS) == set(ACTION_TYPES) and set(TOPICS) == set(INFO_TOPICS)
+    assert all(callable(h) and h.__module__.startswith("dojo_nb.env.") for h in HANDLERS.values())
