@@ -13,22 +13,23 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-# Each module in dojo_nb.commands exposes `register(app)`; a missing one is
-# simply not offered yet.
+# Each module in dojo_nb.commands exposes `register(app)`. A module that fails to import
+# stops the command line with its reason: a silently missing command hides a broken install.
 _COMMAND_MODULES = ["run", "tasks", "kernel", "episode", "export", "report"]
+
+
+class CommandImportError(ImportError):
+    """A command module of dojo_nb.commands could not be imported."""
 
 
 def _register_all() -> None:
     for name in _COMMAND_MODULES:
         try:
             module = importlib.import_module(f"dojo_nb.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"dojo_nb.commands.{name}":
-                continue
-            raise
+        except Exception as exc:
+            raise CommandImportError(f"dojo-nb: the command module dojo_nb.commands.{name} failed to import: "
+                                     f"{type(exc).__name__}: {exc}") from exc
         module.register(app)
-
-
 
 
 @app.callback()

@@ -39,69 +39,49 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import nbformat
-
-from dojo_nb import notebook as nbk
 from dojo_nb import safe_io
 from dojo_nb.actions import ACTION_TYPES
+from dojo_nb.record import layout, view
+from dojo_nb.record.load import EpisodeRecord, EpisodeRecordError
+from dojo_nb.record.load import load_episode as _load_record
+from dojo_nb.record.steps import StepRecord, description_of
 
-SUMMARY_NAME = "summary.json"
-REPLAY_NAME = "replay.json"
 DEFAULT_SYSTEM = ("You are a machine-learning engineer working in a live Jupyter notebook. Each tool "
                   "call is one notebook action. Write predictions to SUBMISSION_PATH, validate, submit.")
-_EVENT_HEAD = re.compile(r"^\*\*dojo · [^*]+\*\* — ?")
-_FENCED = re.compile(r"\n\n(`{3,})text\n(.*)\n\1\s*$", re.S)
 
 
-class ExportError(Exception):
+class ExportError(EpisodeRecordError):
     """An episode folder that cannot be exported (missing or corrupt trajectory)."""
 
 
-@dataclass
-class Episode:
-    """What an exporter needs from one episode folder."""
-
-    root: Path
-    nb: Any
-    meta: dict[str, Any]
-    summary: dict[str, Any] | None
-    steps: list[nbk.StepRecord]
-    replay: dict[str, Any] | None = None
-
-    @property
-    def task(self) -> dict[str, Any]:
-        return dict(self.meta.get("task") or (self.summary or {}).get("task") or {})
+class Episode(EpisodeRecord):
+    """What an exporter needs from one episode folder (an `EpisodeRecord` with an id)."""
 
     @property
     def episode_id(self) -> str:
         return f"{self.task.get('id', 'task')}/{self.root.name}"
 
     @property
-    def end_reason(self) -> str | None:
-        return self.meta.get("end_reason") or (self.summary or {}).get("end_reason")
-
-    @property
-    def final(self) -> dict[str, Any]:
-        return dict((self.summary or {}).get("final") or self.meta.get("final") or {})
+    def task(self) -> dict[str, Any]:
+        return dict(self.meta.task or (self.summary or {}).get("task") or {})
 
 
 def find_episodes(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
     """(episode folder, problem): a folder with trajectory.ipynb, else its sub-folders that have one."""
     for raw in paths:
         p = Path(raw)
-        if p.is_file() and p.name == nbk.TRAJECTORY_NAME:
+        if p.is_file() and p.name == layout.TRAJECTORY:
             yield p.parent, None
-        elif (p / nbk.TRAJECTORY_NAME).exists():
+        elif (p / layout.TRAJECTORY).exists():
             yield p, None
         elif p.is_dir():
-            found = sorted(t.parent for t in p.rglob(nbk.TRAJECTORY_NAME))
+            found = sorted(t.parent for t in p.rglob(layout.TRAJECTORY))
             if not found:
-                yield p, f"no {nbk.TRAJECTORY_NAME} in {p} or below it"
+                yield p, f"no {layout.TRAJECTORY} in {p} or below it"
             yield from ((f, None) for f in found)
         else:
             yield p, f"{p} does not exist"
@@ -109,94 +89,33 @@ def find_episodes(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | Non
 
 def load_episode(root: str | Path) -> Episode:
     """Read an episode folder; ExportError says what is wrong with it."""
-    root = Path(root)
-    path = root / nbk.TRAJECTORY_NAME
-    try:
-        what = safe_io.kind(root, nbk.TRAJECTORY_NAME)
-        if what == "link":
-            safe_io.check(root, nbk.TRAJECTORY_NAME)
-        extra = {name: safe_io.kind(root, name) for name in (SUMMARY_NAME, REPLAY_NAME)}
-        for name, kind in extra.items():
-            if kind == "link":
-                safe_io.check(root, name)
-    except OSError as exc:
-        raise ExportError(f"{root}: {exc}") from None
-    if what != "file":
-        raise ExportError(f"{root}: no {nbk.TRAJECTORY_NAME}")
-    try:
-        nb = nbformat.reads(safe_io.read_text(root, nbk.TRAJECTORY_NAME), as_version=4)
-    except Exception as exc:  # nbformat raises many kinds on a torn or hand-edited file
-        raise ExportError(f"{path}: not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
-    meta = nbk.episode_metadata(nb)
-    if not meta.get("task"):
-        raise ExportError(f"{path}: not a dojo-nb trajectory (no metadata.dojo.task)")
-    summary = None
-    if extra[SUMMARY_NAME] == "file":
-        try:
-            summary = safe_io.read_json(root, SUMMARY_NAME)
-        except ValueError as exc:
-            raise ExportError(f"{root / SUMMARY_NAME}: not valid JSON ({exc})") from None
-    replay = None
-    if extra[REPLAY_NAME] == "file":
-        try:
-            replay = safe_io.read_json(root, REPLAY_NAME)
-        except ValueError:
-            replay = None
-    steps = nbk.list_steps(nb)
-    if not steps:
-        raise ExportError(f"{path}: the episode has no agent steps")
-    return Episode(root, nb, meta, summary, steps, replay)
+    rec = _load_record(Path(root), error=ExportError, strict=True, require_task=True)
+    ep = Episode(rec.root, rec.notebook_path, rec.nb, rec.summary, rec.replay, rec.problems)
+    if not ep.steps:
+        raise ExportError(f"{rec.notebook_path}: the episode has no agent steps")
+    return ep
 
 
 # --- per-step reconstruction -------------------------------------------------------------------
-def step_action(step: nbk.StepRecord) -> dict[str, Any] | None:
+def step_action(step: StepRecord) -> dict[str, Any] | None:
     """The action that made a step's cell (None for invalid actions and environment notes)."""
     if step.action_type not in ACTION_TYPES:
         return None
-    if step.action_type == "edit_cell" and "edits" in step.dojo:
-        return {"type": "edit_cell", "cell_index": step.dojo["edits"], "code": step.source}
-    if step.action_type == "run_cell" and "reruns" in step.dojo:
-        return {"type": "run_cell", "cell_index": step.dojo["reruns"]}
     action = step.action()
     return None if action is None else {"type": action.pop("type", step.action_type), **action}
 
 
-def observation_text(nb: Any, step: nbk.StepRecord) -> str:
+def observation_text(nb: Any, step: StepRecord) -> str:
     """The observation text the agent read after this step (rebuilt from the notebook)."""
-    from dojo_nb.kernel.render import render_text
-
-    cell = nb.cells[step.cell_index]
-    if cell.cell_type == "code":
-        text = render_text(cell.get("outputs") or [])
-        message = step.dojo.get("message")
-        if message and message not in text:
-            text = f"{text}\n[dojo-nb] {message}" if text else str(message)
-        return text if text else "(no output)"
-    if step.action_type == "add_markdown":
-        return f"markdown cell {step.cell_index} added"
-    body = _EVENT_HEAD.sub("", cell.source, count=1)
-    fenced = _FENCED.search(body)
-    if fenced:
-        body = body[:fenced.start()].rstrip() + "\n\n" + fenced.group(2)
-    return body.strip()
+    return view.recorded_observation_text(nb.cells[step.cell_index], step.cell_index)
 
 
-def reset_text(ep: Episode) -> str:
-    """The first user message: task description, kernel variables, input files, budgets."""
-    desc = next((c.source for c in ep.nb.cells if nbk.cell_dojo(c).get("action_type") == nbk.DESCRIPTION), "")
-    lines = [desc.rstrip(), "", "---", "Variables defined in the kernel (the parameters cell ran already):"]
-    lines += [f"  {k} = {v!r}" for k, v in (ep.meta.get("kernel_paths") or {}).items()]
-    input_dir = ep.root / "sandbox" / "input"
-    kernel_input = (ep.meta.get("kernel_paths") or {}).get("INPUT_DIR", "INPUT_DIR")
-    if input_dir.is_dir() and not input_dir.is_symlink() and not input_dir.parent.is_symlink():
-        files = [f"  {kernel_input}/{p.relative_to(input_dir).as_posix()}  ({p.lstat().st_size:,} bytes)"
-                 for p in sorted(input_dir.rglob("*")) if not p.is_symlink() and p.is_file()]
-        lines += ["", "Input files:", *(files or ["  (no files)"])]
-    budgets = ep.meta.get("budgets") or {}
-    if budgets:
-        lines += ["", f"Budget: {budgets.get('max_steps')} steps, {budgets.get('episode_timeout_s')} s in all, "
-                      f"{budgets.get('cell_timeout_s')} s per cell."]
-    return "\n".join(lines)
+def reset_text(ep: EpisodeRecord) -> str:
+    """The first user message: the reset text the agent read, rendered as the env rendered it."""
+    meta = ep.meta
+    kernel_input = meta.kernel_paths.get("INPUT_DIR", "INPUT_DIR")
+    files = view.input_listing(ep.layout.input_dir, str(kernel_input))
+    return view.reset_text(description_of(ep.nb), meta.kernel_paths, files, meta.budgets)
 
 
 def episode_metadata(ep: Episode, **extra: Any) -> dict[str, Any]:
@@ -205,15 +124,15 @@ def episode_metadata(ep: Episode, **extra: Any) -> dict[str, Any]:
     out = {
         "episode_id": ep.episode_id, "source": str(ep.root),
         "task": task.get("id"), "task_type": task.get("type"), "metric": task.get("metric"),
-        "lower_is_better": task.get("lower_is_better"), "agent": ep.meta.get("agent"),
+        "lower_is_better": task.get("lower_is_better"), "agent": ep.meta.agent,
         "score": final.get("private_score"), "public_score": final.get("public_score"),
         "position_score": final.get("private_position_score"), "medal": final.get("medal"),
         "valid": final.get("valid"), "steps": len(ep.steps), "end_reason": ep.end_reason,
-        "reward_sum": ep.meta.get("reward_sum"),
+        "reward_sum": ep.meta.reward_sum,
         "reproduced": (ep.replay or {}).get("reproduced"),
         "unfinished": ep.end_reason is None,
     }
-    stats = (ep.summary or {}).get("agent_stats")
+    stats = ep.agent_stats
     if stats:
         out["agent_stats"] = {k: stats.get(k) for k in ("model", "calls", "prompt_tokens",
                                                         "completion_tokens", "total_tokens") if k in stats}
@@ -268,8 +187,8 @@ def rl_transitions(ep: Episode) -> list[dict[str, Any]]:
         after = observation_text(ep.nb, step)
         action = step_action(step)
         if action is None and step.action_type == "invalid_action":
-            action = {"invalid": True, "requested_type": step.dojo.get("requested_type"),
-                      "raw_preview": step.dojo.get("raw_preview")}
+            action = {"invalid": True, "requested_type": step.meta.requested_type,
+                      "raw_preview": step.meta.raw_preview}
         out.append({
             "episode_id": ep.episode_id, "step": step.step, "observation": before, "action": action,
             "action_type": step.action_type, "reward": float(step.reward or 0.0),

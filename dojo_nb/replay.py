@@ -21,18 +21,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
-from dojo_nb import notebook as nbk
 from dojo_nb import safe_io
+from dojo_nb.record import layout
+from dojo_nb.record.inputs import populate_input
+from dojo_nb.record.load import EpisodeRecordError, read_json, read_notebook
+from dojo_nb.record.metadata import EpisodeMeta
+from dojo_nb.record.steps import parameters_cell_index
 
-REPLAY_JSON = "replay.json"
-REPLAY_NOTEBOOK = "replay.ipynb"
-REPLAY_SANDBOX = "replay-sandbox"
-SUBMISSION_FILENAME = "submission.csv"
+REPLAY_JSON = layout.REPLAY_JSON
+REPLAY_NOTEBOOK = layout.REPLAY_NOTEBOOK
+REPLAY_SANDBOX = layout.REPLAY_SANDBOX
+SUBMISSION_FILENAME = layout.SUBMISSION_FILENAME
 
 
-class ReplayError(RuntimeError):
+class ReplayError(EpisodeRecordError, RuntimeError):
     """The episode folder cannot be replayed (the message says why); nothing was overwritten."""
 
 
@@ -57,33 +59,12 @@ class ReplayReport:
         return asdict(self)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = safe_io.read_json(path.parent, path.name)
-    except FileNotFoundError:
-        raise ReplayError(f"{path.name} is missing from {path.parent}: is this an episode folder?") from None
-    except safe_io.UnsafePathError as exc:
-        raise ReplayError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise ReplayError(f"{path} is not readable JSON ({exc}); nothing was replayed") from None
-    if not isinstance(data, dict):
-        raise ReplayError(f"{path} does not hold a JSON object")
-    return data
-
-
-def _read_solution(path: Path) -> nbformat.NotebookNode:
-    try:
-        nb = nbformat.reads(safe_io.read_text(path.parent, path.name), as_version=4)
-        nbformat.validate(nb)
-    except FileNotFoundError:
-        raise ReplayError(f"{path.name} is missing: close the episode (env.close()) to write it") from None
-    except safe_io.UnsafePathError as exc:
-        raise ReplayError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - corrupt JSON, truncated file, schema errors
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ReplayError(f"{path} is not a valid notebook ({first}); nothing was replayed") from None
-    if nbk.parameters_cell_index(nb) is None:
-        raise ReplayError(f"{path} has no cell tagged 'parameters'; papermill cannot inject the sandbox paths")
+def _read_solution(root: Path) -> Any:
+    nb = read_notebook(root, layout.SOLUTION, error=ReplayError,
+                       missing=f"{layout.SOLUTION} is missing: close the episode (env.close()) to write it")
+    if parameters_cell_index(nb) is None:
+        raise ReplayError(f"{root / layout.SOLUTION} has no cell tagged 'parameters'; papermill cannot "
+                          "inject the sandbox paths")
     return nb
 
 
@@ -123,11 +104,10 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
     root = Path(episode_dir).expanduser().resolve()
     if not root.is_dir():
         raise ReplayError(f"{root} is not a folder")
-    summary = _read_json(root / "summary.json")
-    solution_path = root / nbk.SOLUTION_NAME
-    solution = _read_solution(solution_path)
+    summary = read_json(root, layout.SUMMARY, error=ReplayError)
+    solution = _read_solution(root)
     limits = dict(sandbox_limits or {})
-    note = limits_note((solution.metadata.get("dojo") or {}).get("sandbox_limits"), limits)
+    note = limits_note(EpisodeMeta.of(solution).sandbox_limits, limits)
     notes = [note] if note else []
     task_id = (summary.get("task") or {}).get("id")
     if not task_id:
@@ -144,7 +124,7 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
     try:
         safe_io.remove(root, REPLAY_SANDBOX)  # a link there is unlinked, its target untouched
         sandbox = safe_io.make_dirs(root, REPLAY_SANDBOX)
-        for name in ("input", "working", "submission"):
+        for name in layout.SANDBOX_PARTS:
             safe_io.make_dirs(root, f"{REPLAY_SANDBOX}/{name}")
     except safe_io.UnsafePathError as exc:
         raise ReplayError(str(exc)) from None
@@ -157,9 +137,7 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
     except TypeError as exc:
         raise ReplayError(f"unknown sandbox limit: {exc}") from None
     data = task.prepare()
-    for item in Path(data.public_dir).iterdir():
-        if item.is_file():
-            shutil.copy2(item, spec.input_dir / item.name)
+    populate_input(Path(data.public_dir), spec.input_dir)  # as the episode had it: sub-folders too
     be = backends.get(backend)
     paths = be.paths(spec)
     parameters = {"INPUT_DIR": paths.input_dir, "WORKING_DIR": paths.working_dir,
@@ -206,7 +184,7 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
     problem = ""
     try:  # what the kernel left at SUBMISSION_PATH: a link there (to the answers, say) is refused
         if safe_io.kind(sandbox, f"submission/{SUBMISSION_FILENAME}") is not None:
-            kept = safe_io.copy_file(sandbox, f"submission/{SUBMISSION_FILENAME}", root, "submissions/replay.csv")
+            kept = safe_io.copy_file(sandbox, f"submission/{SUBMISSION_FILENAME}", root, layout.REPLAY_SUBMISSION)
     except OSError as exc:
         problem = f"the submission file was not graded: {exc}"
     if kept is not None:

@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from dojo_nb import safe_io
+from dojo_nb.record import summary as record_summary
 from dojo_nb.runner import EpisodeOutcome, StepCallback
 
 
@@ -26,12 +26,12 @@ def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, ba
     Raises `dojo_nb.env.ResumeError` (nothing written) when the folder cannot be resumed.
     """
     from dojo_nb.agents import load_agent
-    from dojo_nb.env import _load_for_resume, resume
+    from dojo_nb.env import load_for_resume, resume
 
     root = Path(episode_dir).expanduser().resolve()
-    meta = _load_for_resume(root, None).metadata.get("dojo", {})
+    meta = load_for_resume(root, None).meta
     t0 = time.monotonic()
-    agent = load_agent(agent_name or meta.get("agent") or "baseline", **(agent_kwargs or {}))
+    agent = load_agent(agent_name or meta.agent or "baseline", **(agent_kwargs or {}))
     limits = dict(sandbox_limits or {})
     env, obs, info = resume(root, backend=backend, agent_name=agent.name, **limits)
     outcome = EpisodeOutcome(env.task_id, root, steps=int(info["step"]), reward_sum=float(info["reward_sum"]))
@@ -51,8 +51,12 @@ def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, ba
         traceback.print_exc()
     finally:
         env.close()
-    if safe_io.kind(root, "summary.json") == "file":
-        outcome.final = safe_io.read_json(root, "summary.json").get("final") or {}
+    final = record_summary.read_final(root)
+    if final is not None:
+        outcome.final = final
+    problem = record_summary.add_agent_stats(root, agent)  # an LLM agent's tokens, as run_episode keeps them
+    if problem:
+        print(f"dojo-nb: {problem}")
     if replay and outcome.error is None:
         from dojo_nb.replay import ReplayError, replay_episode
 

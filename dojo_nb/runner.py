@@ -7,7 +7,6 @@ callback so the CLI can draw it and tests can read it.
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from collections.abc import Callable
@@ -46,9 +45,10 @@ class EpisodeOutcome:
         """The episode files that are really on disk now (regular files, not links)."""
         from dojo_nb import safe_io
 
-        names = ("trajectory.ipynb", "solution.ipynb", "summary.json", "replay.json")
+        from dojo_nb.record import layout
+
         out = []
-        for name in names:
+        for name in layout.RUN_FILES:
             try:
                 if safe_io.kind(self.episode_dir, name) == "file":
                     out.append(name)
@@ -101,18 +101,14 @@ def run_episode(task_id: str, agent_name: str = "baseline", *, out_dir: str | Pa
             traceback.print_exc()
     finally:
         env.close()
-    from dojo_nb import safe_io
+    from dojo_nb.record import summary as record_summary
 
-    if outcome.start_error is None and safe_io.kind(outcome.episode_dir, "summary.json") == "file":
-        summary = safe_io.read_json(outcome.episode_dir, "summary.json")
-        outcome.final = summary.get("final") or outcome.final
-        if callable(getattr(agent, "stats", None)):  # optional hook: e.g. an LLM agent's calls and tokens
-            try:
-                summary["agent_stats"] = agent.stats()
-                safe_io.write_text(outcome.episode_dir, "summary.json",
-                                   json.dumps(summary, indent=1, default=str) + "\n")
-            except Exception as exc:  # noqa: BLE001 - stats must never cost the episode
-                print(f"dojo-nb: agent.stats() failed: {type(exc).__name__}: {exc}")
+    final = record_summary.read_final(outcome.episode_dir) if outcome.start_error is None else None
+    if final is not None:
+        outcome.final = final or outcome.final
+        problem = record_summary.add_agent_stats(outcome.episode_dir, agent)  # e.g. an LLM agent's tokens
+        if problem:
+            print(f"dojo-nb: {problem}")
     if replay and outcome.error is None:
         from dojo_nb.replay import ReplayError, replay_episode
 

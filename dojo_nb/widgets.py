@@ -20,8 +20,10 @@ from typing import Any, Mapping, Sequence
 
 import ipywidgets as W
 
-from dojo_nb import notebook as nbk
-from dojo_nb.kernel.render import render_text
+from dojo_nb.record import view
+from dojo_nb.record.metadata import CellMeta, EpisodeMeta
+from dojo_nb.record.steps import StepRecord, list_steps, load_trajectory
+from dojo_nb.record.trajectory import Trajectory
 from dojo_nb.report.cells import cell_header, render_cell
 from dojo_nb.report.chart import Series, score_chart
 from dojo_nb.report.episode import (FAILED_STATUSES, EpisodeData, Submission, fmt, load_episode,
@@ -55,17 +57,16 @@ def _score_so_far(subs: Sequence[Submission], step: int) -> str:
 
 def _observation_html(cell: Mapping[str, Any]) -> str:
     """What the step returned: rendered outputs and the text the agent read, or the event."""
-    d = nbk.cell_dojo(cell)
     if cell.get("cell_type") == "code":
         outputs = cell.get("outputs") or []
         rendered = render_outputs(outputs) or '<span class="muted">(no output)</span>'
         try:
-            agent_text = render_text(outputs)
+            agent_text = view.recorded_observation_text(cell, 0)
         except Exception:  # noqa: BLE001 - malformed outputs: the rendered view still shows
             agent_text = ""
         return (f"{rendered}<details><summary>as the agent read it</summary>"
                 f"{pre(agent_text or '(empty)')}</details>")
-    grading = d.get("grading") if isinstance(d.get("grading"), Mapping) else None
+    grading = CellMeta.of(cell).grading
     parts = [render_markdown(str(cell.get("source") or ""))]
     if grading:
         parts.append(pre("\n".join(f"{k}: {v}" for k, v in grading.items())))
@@ -112,7 +113,7 @@ class EpisodeViewer:
         self.slider.observe(self._on_step, names="value")
         self.show_step(first)
 
-    def _record_for(self, step: int) -> nbk.StepRecord | None:
+    def _record_for(self, step: int) -> StepRecord | None:
         """The latest recorded step at or before `step` (steps may have gaps after a resume)."""
         found = None
         for s in self.steps:
@@ -142,14 +143,14 @@ class EpisodeViewer:
         self.score.value = esc(_score_so_far(self.submissions, rec.step))
 
     @property
-    def current(self) -> nbk.StepRecord | None:
+    def current(self) -> StepRecord | None:
         return self._record_for(self.slider.value)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def _cells_and_meta(source: Any) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+def _cells_and_meta(source: Any) -> tuple[list[Any], EpisodeMeta, dict[str, Any]]:
     """(cells, notebook metadata.dojo, extra facts) from an env, a Trajectory, a notebook or a path.
 
     An env or a Trajectory is read in place (no copy of the notebook per step).
@@ -160,19 +161,18 @@ def _cells_and_meta(source: Any) -> tuple[list[Any], dict[str, Any], dict[str, A
         extra["task_id"] = getattr(source, "task_id", None)
         source = source.trajectory
         if source is None:
-            return [], {}, extra
-    if isinstance(source, nbk.Trajectory):
-        return source.cells, dict(source.metadata.get("dojo") or {}), extra
+            return [], EpisodeMeta(), extra
+    if isinstance(source, Trajectory):
+        return source.cells, EpisodeMeta.of(source), extra
     if isinstance(source, (str, os.PathLike)):
-        source = nbk.load_trajectory(Path(source))
+        source = load_trajectory(Path(source))
     if isinstance(source, Mapping) and "notebook" in source:  # DojoEnv.read_episode(...)
         source = source["notebook"]
     cells = source.get("cells") if isinstance(source, Mapping) else getattr(source, "cells", None)
     if not isinstance(cells, list):
         raise TypeError(f"cannot show {type(source).__name__}: expected a DojoEnv, a Trajectory, a "
                         "notebook or an episode path")
-    meta = source.get("metadata", {}) if isinstance(source, Mapping) else getattr(source, "metadata", {})
-    return cells, dict((meta or {}).get("dojo") or {}), extra
+    return cells, EpisodeMeta.of(source), extra
 
 
 class LiveEpisodeView:
@@ -190,19 +190,19 @@ class LiveEpisodeView:
     def update(self, source: Any) -> None:
         """Refresh from a `DojoEnv`, a `Trajectory`, a notebook (or ``read_episode`` dict) or a path."""
         cells, meta, extra = _cells_and_meta(source)
-        steps = nbk.list_steps(SimpleNamespace(cells=cells))
+        steps = list_steps(SimpleNamespace(cells=cells))
         subs = submissions_of(steps)
         n_step = max((s.step for s in steps), default=0)
         failed = sum(1 for s in steps if s.status in FAILED_STATUSES)
-        task = extra.get("task_id") or (meta.get("task") or {}).get("id") or "?"
+        task = extra.get("task_id") or meta.task.get("id") or "?"
         budget = f" of {extra['max_steps']}" if extra.get("max_steps") else ""
-        ended = f" · ended: {esc(meta['end_reason'])}" if meta.get("end_reason") else ""
+        ended = f" · ended: {esc(meta.end_reason)}" if meta.end_reason else ""
         self.status.value = _STYLE + _wrap(
             f"<div><b>{esc(task)}</b> · step {n_step}{esc(budget)} · {failed} failed · "
             f"{esc(_score_so_far(subs, n_step))}{ended}</div>")
         if len(subs) != self._n_submissions:  # the chart changes only with a submission
             self._n_submissions = len(subs)
-            self.chart.value = _wrap(score_chart([Series(str(meta.get("agent") or task), subs, n_step)]))
+            self.chart.value = _wrap(score_chart([Series(str(meta.agent or task), subs, n_step)]))
         if steps:
             last = steps[-1]
             cell = cells[last.cell_index]

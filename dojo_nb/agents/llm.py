@@ -36,6 +36,7 @@ import uuid
 from collections import deque
 from typing import Any, Iterable, Sequence
 
+from dojo_nb.record.view import agent_observation, truncate_middle
 from dojo_nb.actions import ACTION_TYPES, InvalidAction, action_schema, parse_action
 from dojo_nb.agents.chat_client import DEFAULT_API_KEY_ENV, ChatClient, ChatError
 
@@ -124,31 +125,9 @@ def _repair(text: str, first: ValueError) -> Any:
 
 
 # --- rendering and budget --------------------------------------------------------------------
-def truncate_middle(text: str, max_chars: int) -> str:
-    """Head and tail of `text` (60/40), with a marker saying how much was cut."""
-    if len(text) <= max_chars:
-        return text
-    head = int(max_chars * 0.6)
-    tail = max(0, max_chars - head)
-    cut = len(text) - head - tail
-    return f"{text[:head]}\n... [{cut} characters cut] ...\n{text[len(text) - tail:] if tail else ''}"
-
-
 def render_observation(obs: dict[str, Any], max_chars: int) -> str:
-    """What the model reads after a tool call: status, the env's text, grading, budget left."""
-    lines = [f"status: {obs.get('status')}"]
-    text = str(obs.get("text") or "")
-    message = obs.get("message")
-    if message and str(message) not in text:
-        lines.append(f"message: {message}")
-    grading = obs.get("grading")
-    if grading:
-        lines.append("grading: " + json.dumps(grading, default=str))
-    lines.append(f"cell {obs.get('cell_index')}; steps left {obs.get('steps_left')}; "
-                 f"seconds left {float(obs.get('seconds_left') or 0):.0f}")
-    if text:
-        lines += ["output:", truncate_middle(text, max_chars)]
-    return "\n".join(lines)
+    """What the model reads after a tool call (rendered by `dojo_nb.record.view.agent_observation`)."""
+    return agent_observation(obs, max_chars)
 
 
 def estimate_tokens(message: dict[str, Any]) -> int:

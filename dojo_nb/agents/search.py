@@ -36,12 +36,14 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from dojo_nb.agents.search_policies import (SCORE_LINE, LLMPolicy, Policy, Proposal, ScriptedPolicy, build_prompt,
+                                            extract_code)
+from dojo_nb.record.metadata import EpisodeMeta
 from dojo_nb import notebook as nbk
 
 STAGES = ("draft", "debug", "improve")
-SCORE_LINE = "VALIDATION_SCORE"
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SCORE_RE = re.compile(rf"{SCORE_LINE}\s*[:=]\s*({_NUMBER})")
 _MAX_TEXT = 4000
@@ -96,139 +98,6 @@ def best_node(nodes: list[Node], lower_is_better: bool) -> Node | None:
         return None
     key = (lambda n: n.score) if lower_is_better else (lambda n: -n.score)  # type: ignore[operator]
     return min(good, key=key)  # min is stable: earliest wins ties
-
-
-# --- policies ---------------------------------------------------------------------------------
-@dataclass
-class Proposal:
-    """What a policy is asked: write the next cell for `stage` from `parent`'s notebook state."""
-
-    stage: str
-    task: dict[str, Any]
-    description: str
-    parent: Node | None
-    history: list[Node]
-
-
-@runtime_checkable
-class Policy(Protocol):
-    """Proposes the code of one new cell; None means it has nothing more to try."""
-
-    name: str
-
-    def propose(self, request: Proposal) -> str | None: ...
-
-
-class ScriptedPolicy:
-    """A policy from lists of cells per stage, used in order (tests, demos, reproducible runs).
-
-    A list item may be a string or a callable taking the `Proposal` and returning a string.
-    """
-
-    name = "scripted"
-
-    def __init__(self, drafts: list[Any], debugs: list[Any] | None = None,
-                 improves: list[Any] | None = None) -> None:
-        self.queues = {"draft": deque(drafts), "debug": deque(debugs or []),
-                       "improve": deque(improves or [])}
-        self.asked: list[tuple[str, str | None]] = []
-
-    def propose(self, request: Proposal) -> str | None:
-        self.asked.append((request.stage, request.parent.id if request.parent else None))
-        queue = self.queues[request.stage]
-        if not queue:
-            return None
-        item = queue.popleft()
-        return item(request) if callable(item) else str(item)
-
-
-_SYSTEM = f"""You are an expert machine-learning engineer working in a live Jupyter notebook.
-The kernel already defines INPUT_DIR (the task's data, read-only), WORKING_DIR (scratch),
-SUBMISSION_PATH (where the submission file must be written) and SEED.
-Reply with exactly one Python code block: the next notebook cell. The cell must
-1. measure its own validation score on held-out data (a hold-out split or cross-validation of
-   the training data; never the test set) in the task metric's units and print it on its own
-   line as `{SCORE_LINE}: <number>`;
-2. write a valid submission for the test data to SUBMISSION_PATH.
-Keep it fast (a few minutes at most on 1 CPU); print short summaries, not whole tables."""
-
-
-def _fence(code: str) -> str:
-    return f"```python\n{code.rstrip()}\n```"
-
-
-def build_prompt(req: Proposal) -> str:
-    """The user message for one proposal (AIDE-style: task, memory, then the stage's ask)."""
-    t = req.task
-    direction = "lower" if t.get("lower_is_better") else "higher"
-    parts = [f"# Task\n{req.description.strip()}",
-             f"Metric: {t.get('metric')} ({direction} is better). Submission columns: "
-             f"{t.get('id_column')} + {t.get('target_columns')}."]
-    tried = [n for n in req.history if n.status == "good"][-5:]
-    if tried:
-        parts.append("# Earlier solutions (self-measured validation scores)\n" + "\n".join(
-            f"- node {n.id} ({n.stage}): {n.score}" for n in tried))
-    p = req.parent
-    if req.stage == "draft":
-        parts.append("# Ask\nThe kernel is fresh (only the parameters above exist). Write a first, "
-                     "simple but complete solution cell; try something different from earlier solutions.")
-    elif p is not None:
-        state = "\n\n".join(_fence(c) for c in p.cells) or "(none)"
-        parts.append(f"# Cells already run in this kernel (their variables exist)\n{state}")
-        if req.stage == "debug":
-            err = p.error or {}
-            parts.append(f"# This cell failed\n{_fence(p.code)}\nOutput:\n{p.output[-_MAX_TEXT:]}\n"
-                         f"Error: {err.get('ename', '')}: {err.get('evalue', '')}\nProblem: {p.message}\n"
-                         "# Ask\nWrite a corrected cell (the failed cell's variables may not exist).")
-        else:
-            parts.append(f"# Last cell's output (validation score {p.score})\n{p.output[-_MAX_TEXT:]}\n"
-                         "# Ask\nWrite ONE new cell that improves the validation score with one "
-                         "specific change (features, model, hyper-parameters); do not repeat the "
-                         "cells above, reuse their variables.")
-    return "\n\n".join(parts)
-
-
-def extract_code(content: str) -> str | None:
-    """The (longest) fenced code block of a reply, else the reply itself if it looks like code."""
-    blocks = re.findall(r"```(?:python|py)?\s*\n(.*?)```", content or "", flags=re.S)
-    if blocks:
-        return max(blocks, key=len).strip() or None
-    text = (content or "").strip()
-    return text or None
-
-
-class LLMPolicy:
-    """Proposes cells with a chat model through `dojo_nb.agents.chat_client.ChatClient`.
-
-    The client is imported lazily (the LLM agent's module), built from `client_kwargs`
-    (e.g. base_url, model) unless a ready `client` is given; any object with
-    ``complete(messages, tools=None) -> response`` whose ``response.message["content"]`` is
-    the reply works.
-    """
-
-    name = "llm"
-
-    def __init__(self, client: Any = None, **client_kwargs: Any) -> None:
-        self.client = client
-        self.client_kwargs = client_kwargs
-        self.calls = 0
-
-    def _get_client(self) -> Any:
-        if self.client is None:
-            try:
-                from dojo_nb.agents.chat_client import ChatClient
-            except ImportError as exc:  # pragma: no cover - depends on the LLM agent being installed
-                raise RuntimeError("the LLM policy needs dojo_nb.agents.chat_client (the LLM agent)") from exc
-            self.client = ChatClient(**self.client_kwargs)
-        return self.client
-
-    def propose(self, request: Proposal) -> str | None:
-        messages = [{"role": "system", "content": _SYSTEM},
-                    {"role": "user", "content": build_prompt(request)}]
-        response = self._get_client().complete(messages, tools=None)
-        self.calls += 1
-        message = getattr(response, "message", None) or {}
-        return extract_code(str(message.get("content") or ""))
 
 
 # --- the search -------------------------------------------------------------------------------
@@ -491,16 +360,16 @@ class SearchAgent:
 
     def reset(self, observation: dict[str, Any], info: dict[str, Any]) -> None:
         episode_dir = Path(info["episode_dir"])
-        meta = nbk.episode_metadata(nbk.load_trajectory(episode_dir))
-        budgets = meta.get("budgets") or {}
+        meta = EpisodeMeta.of(nbk.load_trajectory(episode_dir))
+        budgets = meta.budgets
         budget = self.budget_fraction * float(observation.get("seconds_left") or 0.0)
         if self.time_budget_s is not None:
             budget = min(budget, float(self.time_budget_s))
         search = TreeSearch(
             str(info["task"]["id"]), episode_dir / "search", self.policy,
-            backend=self.backend or str(meta.get("backend") or "local"), time_budget_s=budget,
-            cell_timeout_s=float(budgets.get("cell_timeout_s", 600.0)), seed=int(meta.get("seed", 0)),
-            sandbox_limits=dict(meta.get("sandbox_limits") or {}), **self.options)
+            backend=self.backend or str(meta.backend or "local"), time_budget_s=budget,
+            cell_timeout_s=float(budgets.get("cell_timeout_s", 600.0)), seed=int(meta.seed or 0),
+            sandbox_limits=dict(meta.sandbox_limits or {}), **self.options)
         self.result = search.run()
         # Two steps are the markdown note and final submit; keep one spare for the validate.
         self._queue = deque(solution_actions(self.result, int(observation.get("steps_left") or 0)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from dojo_nb import notebook as nbk
+from dojo_nb.record.metadata import DESCRIPTION, PARAMETERS, CellMeta
 from dojo_nb.report.episode import _number, fmt
 from dojo_nb.report.html import esc, render_code, render_markdown, render_outputs
 
@@ -20,43 +20,42 @@ def _source(cell: Mapping[str, Any]) -> str:
 
 def cell_header(cell: Mapping[str, Any], index: int | None = None) -> str:
     """The badges line: step, action, status, time, reward, grading message."""
-    d = nbk.cell_dojo(cell)
-    status = str(d.get("status") or ("ok" if d.get("action_type") in ("description", "parameters") else "?"))
+    d = CellMeta.of(cell)
+    status = str(d.status or ("ok" if d.action_type in (DESCRIPTION, PARAMETERS) else "?"))
     bits = []
-    step = d.get("step")
+    step = d.step
     if isinstance(step, int) and step > 0:
         bits.append(f"<strong>step {step}</strong>")
-    elif d.get("action_type"):
-        bits.append(f"<strong>{esc(d.get('action_type'))}</strong>")
+    elif d.action_type:
+        bits.append(f"<strong>{esc(d.action_type)}</strong>")
     if index is not None:
         bits.append(f'<span class="muted">cell {index}</span>')
-    action = d.get("action_type")
+    action = d.action_type
     if action and isinstance(step, int) and step > 0:
         bits.append(f"<code>{esc(action)}</code>")
     bits.append(f'<span class="badge status {esc(status)}">{esc(status)}</span>')
-    elapsed = _number(d.get("elapsed_s"))
+    elapsed = _number(d.elapsed_s)
     if elapsed is not None:
         bits.append(f'<span class="muted">{elapsed:.3g} s</span>' if elapsed < 100
                     else f'<span class="muted">{elapsed:.0f} s</span>')
-    reward = _number(d.get("reward"))
+    reward = _number(d.reward)
     if reward is not None:
         bits.append(f'<span class="badge reward">reward {reward:+.4g}</span>')
-    grading = d.get("grading") if isinstance(d.get("grading"), Mapping) else None
+    grading = d.grading
     if grading and action == "submit" and grading.get("valid"):
         bits.append(f'<span>public score {esc(fmt(_number(grading.get("public_score"))))}, position '
                     f'{esc(fmt(_number(grading.get("public_position_score")), ".4f"))}</span>')
-    if d.get("kernel_restarted"):
+    if d.kernel_restarted:
         bits.append('<span class="badge error">kernel restarted</span>')
-    if d.get("message"):
-        bits.append(f'<span class="muted">{esc(d.get("message"))}</span>')
+    if d.message:
+        bits.append(f'<span class="muted">{esc(d.message)}</span>')
     return f'<div class="cell-head">{" ".join(bits)}</div>'
 
 
 def render_cell(cell: Mapping[str, Any], index: int | None = None, *, source_html: str | None = None,
                 anchor: str | None = None) -> str:
     """An ``<article>`` for the cell; `source_html` replaces the highlighted source (diff view)."""
-    d = nbk.cell_dojo(cell)
-    status = str(d.get("status") or "ok")
+    status = str(CellMeta.of(cell).status or "ok")
     kind = cell.get("cell_type")
     source = _source(cell)
     if kind == "code":

@@ -23,7 +23,7 @@ from typing import Any, Literal, Mapping
 import nbformat
 from nbformat import NotebookNode
 
-from dojo_nb import notebook as nbk
+from dojo_nb.record.metadata import DESCRIPTION, CellMeta
 from dojo_nb.report.cells import _source, render_cell
 from dojo_nb.report.chart import Series, score_chart
 from dojo_nb.report.episode import EpisodeData, ReportError, load_episode
@@ -63,7 +63,7 @@ def _content_only(nb: NotebookNode) -> NotebookNode:
 def _relate(a_nb: NotebookNode, b_nb: NotebookNode, ia: int, ib: int) -> Kind:
     ca, cb = a_nb.cells[ia], b_nb.cells[ib]
     same = (_source(ca) == _source(cb) and ca.cell_type == cb.cell_type
-            and nbk.cell_dojo(ca).get("status") == nbk.cell_dojo(cb).get("status"))
+            and CellMeta.of(ca).status == CellMeta.of(cb).status)
     return "same" if same else "changed"
 
 
@@ -160,7 +160,7 @@ def _step_keys(nb: NotebookNode) -> list[tuple[int, int]]:
     seen: dict[int, int] = {}
     keys = []
     for c in nb.cells:
-        step = nbk.cell_dojo(c).get("step")
+        step = CellMeta.of(c).step
         step = step if isinstance(step, int) else 0
         seen[step] = seen.get(step, -1) + 1
         keys.append((step, seen[step]))
@@ -220,7 +220,7 @@ def _slot(nb: NotebookNode, index: int | None, other_nb: NotebookNode, other: in
 
 
 def _is_description(cell: Mapping[str, Any]) -> bool:
-    return nbk.cell_dojo(cell).get("action_type") == "description"
+    return CellMeta.of(cell).action_type == DESCRIPTION
 
 
 def build_compare(a: EpisodeData, b: EpisodeData, *, align_how: str = "content",

@@ -10,25 +10,19 @@ refused for the trajectory and ignored, with a problem line, for the others.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from nbformat import NotebookNode
+from dojo_nb.record.load import EpisodeRecord, EpisodeRecordError
+from dojo_nb.record.load import load_episode as _load_record
+from dojo_nb.record.steps import StepRecord
 
-import nbformat
-
-from dojo_nb import notebook as nbk
-from dojo_nb import safe_io
-
-SUMMARY_NAME = "summary.json"
-REPLAY_NAME = "replay.json"
 FAILED_STATUSES = frozenset({"error", "timeout", "crashed", "invalid_action"})
 
 
-class ReportError(Exception):
+class ReportError(EpisodeRecordError):
     """The input cannot be shown (no trajectory, not a notebook, not a dojo-nb episode)."""
 
 
@@ -44,37 +38,21 @@ class Submission:
     final: bool = False
 
 
-@dataclass
-class EpisodeData:
-    """Everything a report or viewer needs about one episode."""
-
-    path: Path                      # the episode folder (or the notebook's folder)
-    notebook_path: Path
-    nb: NotebookNode
-    summary: dict[str, Any] | None
-    replay: dict[str, Any] | None
-    problems: list[str] = field(default_factory=list)
+class EpisodeData(EpisodeRecord):
+    """Everything a report or viewer needs about one episode (an `EpisodeRecord`)."""
 
     @property
-    def meta(self) -> dict[str, Any]:
-        return nbk.episode_metadata(self.nb)
-
-    @property
-    def steps(self) -> list[nbk.StepRecord]:
-        return nbk.list_steps(self.nb)
-
-    @property
-    def task(self) -> dict[str, Any]:
-        task = (self.summary or {}).get("task") or self.meta.get("task") or {}
-        return dict(task) if isinstance(task, Mapping) else {"id": str(task)}
+    def path(self) -> Path:
+        """The episode folder (or the notebook's folder)."""
+        return self.root
 
     @property
     def task_id(self) -> str:
-        return str(self.task.get("id") or self.meta.get("task_id") or "unknown task")
+        return str(self.task.get("id") or self.meta.task_id or "unknown task")
 
     @property
-    def agent(self) -> str:
-        return str((self.summary or {}).get("agent") or self.meta.get("agent") or "unknown agent")
+    def agent(self) -> str:  # type: ignore[override]
+        return str(super().agent or "unknown agent")
 
     @property
     def lower_is_better(self) -> bool:
@@ -86,18 +64,8 @@ class EpisodeData:
         return self.agent if self.path.name == self.agent else f"{self.agent} · {self.path.name}"
 
     @property
-    def final(self) -> dict[str, Any]:
-        final = (self.summary or {}).get("final") or self.meta.get("final") or {}
-        return dict(final) if isinstance(final, Mapping) else {}
-
-    @property
-    def finished(self) -> bool:
-        return self.summary is not None or "end_reason" in self.meta
-
-    @property
-    def end_reason(self) -> str:
-        reason = (self.summary or {}).get("end_reason") or self.meta.get("end_reason")
-        return str(reason) if reason else "not finished (driver stopped: no summary.json)"
+    def end_reason(self) -> str:  # type: ignore[override]
+        return str(super().end_reason or "not finished (driver stopped: no summary.json)")
 
     @property
     def n_steps(self) -> int:
@@ -110,10 +78,9 @@ class EpisodeData:
 
     @property
     def elapsed_s(self) -> float | None:
-        for source in (self.summary or {}, self.meta):
-            value = _number(source.get("elapsed_s"))
-            if value is not None:
-                return value
+        for value in ((self.summary or {}).get("elapsed_s"), self.meta.elapsed_s):
+            if _number(value) is not None:
+                return _number(value)
         times = [_number(s.elapsed_s) for s in self.steps]
         known = [t for t in times if t is not None]
         return sum(known) if known else None
@@ -161,7 +128,7 @@ class EpisodeData:
         return [
             ("task", f"{self.task_id}" + (f" ({self.task.get('metric')})" if self.task.get("metric") else "")),
             ("agent", self.agent),
-            ("backend", str((self.summary or {}).get("backend") or self.meta.get("backend") or "?")),
+            ("backend", str(self.backend or "?")),
             ("steps", str(self.n_steps)),
             ("errors", str(self.n_failed)),
             ("time", f"{time:.1f} s" if time is not None else "?"),
@@ -174,13 +141,13 @@ class EpisodeData:
         ]
 
 
-def submissions_of(steps: list[nbk.StepRecord]) -> list[Submission]:
+def submissions_of(steps: list[StepRecord]) -> list[Submission]:
     """The submit steps among `steps`, with what their grading said."""
     subs = []
     for s in steps:
         if s.action_type != "submit":
             continue
-        g = s.dojo.get("grading") if isinstance(s.dojo.get("grading"), Mapping) else {}
+        g = s.meta.grade
         subs.append(Submission(
             step=s.step, valid=bool(g.get("valid")), public_score=_number(g.get("public_score")),
             position_score=_number(g.get("public_position_score")),
@@ -199,55 +166,13 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _read_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    try:
-        if safe_io.kind(path.parent, path.name) is None:
-            return None
-        data = json.loads(safe_io.read_text(path.parent, path.name))
-    except safe_io.UnsafePathError as exc:
-        problems.append(f"{path.name} was ignored: {exc}")
-        return None
-    except (OSError, ValueError) as exc:
-        problems.append(f"{path.name} is unreadable and was ignored ({type(exc).__name__}: {exc})")
-        return None
-    if not isinstance(data, dict):
-        problems.append(f"{path.name} is not a JSON object and was ignored")
-        return None
-    return data
-
-
 def load_episode(path: Path | str) -> EpisodeData:
     """Read an episode folder (or a trajectory .ipynb); `ReportError` says why it cannot be shown."""
-    path = Path(path).expanduser()
-    notebook_path = path / nbk.TRAJECTORY_NAME if path.is_dir() else path
-    folder = notebook_path.parent
-    try:
-        what = safe_io.kind(folder, notebook_path.name)
-    except OSError as exc:
-        raise ReportError(str(exc)) from None
-    if what == "link":
-        raise ReportError(f"{notebook_path} is a symlink; dojo-nb does not follow links in an episode folder "
-                          "(it may have been crafted): refused")
-    if what != "file":
-        raise ReportError(f"{path}: no {nbk.TRAJECTORY_NAME} here (is this an episode folder?)")
-    try:
-        nb = nbformat.reads(safe_io.read_text(folder, notebook_path.name), as_version=4)
-    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds on a bad file
-        raise ReportError(f"{notebook_path}: not a readable notebook ({type(exc).__name__}: "
-                          f"{str(exc)[:300]})") from None
-    cells = nb.get("cells")
-    if not isinstance(cells, list) or not all(isinstance(c, Mapping) and "cell_type" in c for c in cells):
-        raise ReportError(f"{notebook_path}: the notebook's cells are malformed")
-    if not isinstance(nb.get("metadata", {}).get("dojo"), Mapping):
-        raise ReportError(f"{notebook_path}: not a dojo-nb trajectory (no metadata.dojo)")
-    problems: list[str] = []
-    summary = _read_json(folder / SUMMARY_NAME, problems)
-    replay = _read_json(folder / REPLAY_NAME, problems)
-    data = EpisodeData(path=folder, notebook_path=notebook_path, nb=nb, summary=summary, replay=replay,
-                       problems=problems)
+    rec = _load_record(path, error=ReportError)
+    data = EpisodeData(rec.root, rec.notebook_path, rec.nb, rec.summary, rec.replay, rec.problems)
     if not data.finished:
-        problems.append("the episode did not finish (no summary.json, no end reason in the notebook): "
-                        "the page shows the steps recorded so far")
+        data.problems.append("the episode did not finish (no summary.json, no end reason in the notebook): "
+                             "the page shows the steps recorded so far")
     return data
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dojo_nb.record import layout
+from dojo_nb.record.metadata import DESCRIPTION, CellMeta
 from dojo_nb.report.cells import render_cell
 from dojo_nb.report.chart import Series, score_chart
 from dojo_nb.report.episode import EpisodeData, load_episode
 from dojo_nb.report.html import esc
 from dojo_nb.report.page import page, write_page
 
-REPORT_NAME = "report.html"
+REPORT_NAME = layout.REPORT
 
 
 def summary_table(episodes: list[EpisodeData]) -> str:
@@ -46,7 +48,7 @@ def build_report(episode: EpisodeData) -> str:
     description = ""
     body_cells = []
     for i, cell in enumerate(nb.cells):
-        if (cell.get("metadata", {}).get("dojo") or {}).get("action_type") == "description" and not description:
+        if CellMeta.of(cell).action_type == DESCRIPTION and not description:
             description = (f'<details><summary>Task description</summary>'
                            f'{render_cell(cell, i, anchor=f"cell-{i}")}</details>')
             continue
@@ -55,7 +57,7 @@ def build_report(episode: EpisodeData) -> str:
     chart = score_chart([Series(episode.label, episode.submissions, episode.n_steps)])
     body = (
         f"<header><h1>dojo-nb report: {esc(title)}</h1>"
-        f'<div class="subtitle">{esc(str(episode.path))} · started {esc(episode.meta.get("started_at") or "?")}'
+        f'<div class="subtitle">{esc(str(episode.path))} · started {esc(episode.meta.started_at or "?")}'
         f"</div></header>"
         f"{problems_banner(episode.problems)}"
         f'<section id="summary"><h2>Summary</h2>{summary_table([episode])}</section>'

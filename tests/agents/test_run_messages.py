@@ -42,10 +42,11 @@ def test_outcome_written_lists_only_real_files(tmp_path: Path) -> None:
     assert EpisodeOutcome(TASK, tmp_path / "missing").written() == []
 
 
+@pytest.mark.docker
 def test_docker_image_missing_is_a_start_error_in_a_real_cli_run(tmp_path: Path) -> None:
-    from tests.kernel.conftest import docker_skip_reason
+    from tests.docker_support import docker_reason
 
-    reason = docker_skip_reason()
+    reason = docker_reason()
     if reason:
         pytest.skip(f"docker is not usable here: {reason}")
     env = {**os.environ, "DOJO_NB_DOCKER_IMAGE": "dojo-nb/no-such-image:never", "COLUMNS": "400",

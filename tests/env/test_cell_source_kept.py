@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.kernel.conftest import backend_or_skip
+from tests.docker_support import backend_param
 
 _SEND = "k = get_ipython().kernel\nparent = k.get_parent()\n"
 DUPLICATE = (_SEND + "msg = k.session.msg('stream', {'name': 'stdout', 'text': 'dup\\n'}, parent=parent)\n"
@@ -25,7 +26,7 @@ FLOOD = ("from IPython.display import display\nfor i in range(20):\n"
          "    display({'text/plain': 'x'}, metadata={'m': 'y' * 1_000_000}, raw=True)\n")
 
 
-@pytest.fixture(params=["local", "docker"])
+@pytest.fixture(params=["local", backend_param("docker")])
 def env_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     return backend_or_skip(request.param, monkeypatch)
 

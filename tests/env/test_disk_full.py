@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 import dojo_nb
+from tests.docker_support import backend_param, skip_without_docker
 from dojo_nb import notebook as nbk
 
 
@@ -34,19 +35,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-@pytest.mark.parametrize("backend", ["local", "docker"])
+@pytest.mark.parametrize("backend", ["local", backend_param("docker")])
 def test_working_dir_full_gives_a_clear_error_and_the_episode_goes_on(small_disk: Path, task_id: str,
                                                                        backend: str) -> None:
     if backend == "local" and not shutil.which("bwrap"):
         pytest.skip("bwrap is not installed")
     if backend == "docker":
-        from dojo_nb.kernel.docker import docker_unavailable_reason
-
-        reason = docker_unavailable_reason()
-        if reason:
-            if os.environ.get("DOJO_REQUIRE_DOCKER") == "1":
-                pytest.fail(f"DOJO_REQUIRE_DOCKER=1 but docker is unavailable: {reason}")
-            pytest.skip(f"docker unavailable: {reason}")
+        skip_without_docker()
     # Where the driver can mount (root), working/ is a capped disk of its own: make it small too.
     env = dojo_nb.make(task_id, backend=backend, out_dir=small_disk / "ep", max_steps=20, disk_mb=8)
     try:

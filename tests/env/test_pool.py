@@ -6,13 +6,13 @@ on docker. Without bwrap the pool cannot move kernels and must say so and fall b
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import psutil
 import pytest
 
 import dojo_nb
+from tests.docker_support import backend_param, docker_wanted
 from dojo_nb.kernel import KernelPool
 from dojo_nb.kernel.bwrap import bwrap_path
 
@@ -22,13 +22,8 @@ PROBE = ("import os\n"
          "leftover = 1")
 
 
-def _backends() -> list[str]:
-    from dojo_nb.kernel.docker import docker_unavailable_reason
-
-    out = ["local"]
-    if docker_unavailable_reason() is None or os.environ.get("DOJO_REQUIRE_DOCKER") == "1":
-        out.append("docker")
-    return out
+def _backends() -> list:
+    return ["local", backend_param("docker")] if docker_wanted() else ["local"]
 
 
 def _children() -> set[int]:

@@ -22,21 +22,20 @@ from pathlib import Path
 import pytest
 
 import dojo_nb
+from tests.docker_support import backend_param, docker_wanted, skip_without_docker
 
 PLANTED = {"DOJO_NB_API_KEY": "sk-planted-dojo-secret", "OPENAI_API_KEY": "sk-planted-openai-secret",
            "AWS_SECRET_ACCESS_KEY": "planted-aws-secret"}
 
 
-def _backends() -> list[str]:
+def _backends() -> list:
     import shutil
-
-    from dojo_nb.kernel.docker import docker_unavailable_reason
 
     out = []
     if shutil.which("bwrap"):
         out.append("local")
-    if docker_unavailable_reason() is None or os.environ.get("DOJO_REQUIRE_DOCKER") == "1":
-        out.append("docker")
+    if docker_wanted():
+        out.append(backend_param("docker"))
     return out or ["none"]
 
 
@@ -77,11 +76,7 @@ def episode(request: pytest.FixtureRequest, tmp_path: Path, task_id: str,
     if request.param == "none":
         pytest.skip("neither bwrap nor docker is available: there is no sandbox to test")
     if request.param == "docker":
-        from dojo_nb.kernel.docker import docker_unavailable_reason
-
-        reason = docker_unavailable_reason()
-        if reason:
-            pytest.fail(f"DOJO_REQUIRE_DOCKER=1 but docker is unavailable: {reason}")
+        skip_without_docker()
     for key, value in PLANTED.items():
         monkeypatch.setenv(key, value)
     env = dojo_nb.make(task_id, backend=request.param, out_dir=tmp_path / "ep", max_steps=50,

@@ -1,0 +1,123 @@
+"""What the env tells: request_info's topics (`TOPICS`), the task's facts and the step info dict."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Callable
+
+from dojo_nb.env.scoring import jsonable
+from dojo_nb.record import view
+from dojo_nb.record.steps import list_steps
+
+if TYPE_CHECKING:
+    from dojo_nb.env.core import DojoEnv
+
+#: Longest request_info answer.
+MAX_INFO_CHARS = 20_000
+
+
+def build_task_info(task: Any, task_id: str) -> dict[str, Any]:
+    """Task metadata a scripted agent needs to work from files alone (the task's agent-safe facts)."""
+    meta = jsonable(task.metadata())
+    meta["id"] = task_id
+    meta.setdefault("submission_kind", "csv")
+    meta.setdefault("target_columns", [])
+    return meta
+
+
+def data_listing(env: DojoEnv, head: bool = True) -> str:
+    return view.input_listing(env.state.layout.input_dir, str(env.state.kernel_paths["INPUT_DIR"]), head=head)
+
+
+def reset_text(env: DojoEnv) -> str:
+    """The first observation's text (rendered by `dojo_nb.record.view.reset_text`)."""
+    return view.reset_text(str(env.task.description or ""), env.state.kernel_paths,
+                           data_listing(env, head=False), env.budgets.to_dict())
+
+
+def step_info(env: DojoEnv) -> dict[str, Any]:
+    """The info dict of reset, resume and every step."""
+    state = env.state
+    info = {
+        "task": env.task_info(),
+        "episode_dir": str(state.episode_dir) if state.episode_dir else None,
+        "sandbox_dir": str(state.sandbox_dir) if state.sandbox_dir else None,
+        "paths": dict(state.kernel_paths),
+        "submission_path": state.kernel_paths["SUBMISSION_PATH"],
+        "submission_host_path": str(env.submission_host_path),
+        "step": state.steps,
+        "best_public_position_score": state.best,
+        "reward_sum": state.reward_sum,
+        "n_submissions": len(state.submissions),
+    }
+    if state.final is not None:
+        info["final"] = json.loads(json.dumps(state.final))
+        info["end_reason"] = state.end_reason
+    return info
+
+
+# --- request_info topics ----------------------------------------------------------------------
+def description(env: DojoEnv) -> str:
+    return str(env.task.description or "(no description)")
+
+
+def data(env: DojoEnv) -> str:
+    return "Files in INPUT_DIR (read-only; first lines of text files shown):\n" + data_listing(env)
+
+
+def submission_format(env: DojoEnv) -> str:
+    t = env.task_info()
+    lines = [f"Write a CSV file to SUBMISSION_PATH = {env.state.kernel_paths['SUBMISSION_PATH']!r} "
+             f"(one row per test id; predictions of kind {t['submission_kind']!r})."]
+    if t.get("classes"):
+        lines.append(f"Classes: {', '.join(map(repr, t['classes']))}.")
+    if t["id_column"]:
+        lines.append(f"Columns: {t['id_column']!r} (the row id) then {', '.join(map(repr, t['target_columns']))}.")
+    elif t["target_columns"]:
+        lines.append(f"Columns: {', '.join(map(repr, t['target_columns']))}.")
+    samples = sorted(env.state.layout.input_dir.glob("sample_submission*"))
+    if samples:
+        rel = samples[0].name
+        with open(samples[0], encoding="utf-8", errors="replace") as fh:
+            first = [fh.readline().rstrip("\n")[:300] for _ in range(4)]
+        lines.append(f"Example (INPUT_DIR/{rel}):")
+        lines += [f"  {line}" for line in first if line]
+    lines.append('Check it with {"type": "validate"} before {"type": "submit"}.')
+    return "\n".join(lines)
+
+
+def metric(env: DojoEnv) -> str:
+    t = env.task_info()
+    better = "lower" if t["lower_is_better"] else "higher"
+    return (f"Metric: {t['metric']} ({better} is better), computed on the public part of the "
+            "hidden answers when you submit. The reward is the gain in the public position "
+            "score (0..1: the share of a reference leaderboard you beat) over your best so far.")
+
+
+def history(env: DojoEnv) -> str:
+    state = env.state
+    assert state.trajectory is not None
+    nb = state.trajectory.to_notebook()
+    lines = [f"Step {state.steps} of {env.budgets.max_steps}; {state.seconds_left(env.budgets):.0f} s left; "
+             f"best public position score {state.best:.4f}."]
+    for s in list_steps(nb)[-50:]:
+        line = f"  step {s.step}: cell {s.cell_index} {s.action_type} -> {s.status}"
+        if s.reward:
+            line += f" (reward {s.reward:+.4f})"
+        lines.append(line)
+    for sub in state.submissions:
+        lines.append(f"  submission at step {sub.step}: valid={sub.valid} public_score={sub.public_score} "
+                     f"public_position_score={sub.public_position_score}")
+    return "\n".join(lines)
+
+
+#: request_info topic -> its text (every topic of `dojo_nb.actions.INFO_TOPICS`).
+TOPICS: dict[str, Callable[[DojoEnv], str]] = {
+    "description": description,
+    "data": data,
+    "submission_format": submission_format,
+    "metric": metric,
+    "history": history,
+}
+
+__all__ = ["MAX_INFO_CHARS", "TOPICS", "build_task_info", "reset_text", "step_info"]

@@ -1,0 +1,111 @@
+"""What the agent is shown, rendered in one place.
+
+The env renders the reset text and each observation's text with these functions while the
+episode runs; export rebuilds the same texts from the record afterwards (so an SFT task
+message is the very text the agent read), and the LLM agent renders observations for the
+model with `agent_observation`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from dojo_nb.record.metadata import CellMeta
+
+#: The variables the parameters cell defines, in its order.
+KERNEL_VARIABLES = ("INPUT_DIR", "WORKING_DIR", "SUBMISSION_PATH", "SEED")
+_EVENT_HEAD = re.compile(r"^\*\*dojo · [^*]+\*\* — ?")
+_FENCED = re.compile(r"\n\n(`{3,})text\n(.*)\n\1\s*$", re.S)
+
+
+def truncate_middle(text: str, max_chars: int) -> str:
+    """Head and tail of `text` (60/40), with a marker saying how much was cut."""
+    if len(text) <= max_chars:
+        return text
+    head = int(max_chars * 0.6)
+    tail = max(0, max_chars - head)
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n... [{cut} characters cut] ...\n{text[len(text) - tail:] if tail else ''}"
+
+
+def truncate_end(text: str, max_chars: int) -> str:
+    """The first `max_chars` of `text`, with a marker saying how much was cut."""
+    if len(text) <= max_chars:
+        return text
+    return text[:max_chars] + f"\n... [{len(text) - max_chars} characters cut]"
+
+
+def input_listing(input_dir: Path, kernel_input_dir: str, *, head: bool = False) -> str:
+    """The files in the sandbox's input folder as the kernel names them (links are skipped)."""
+    lines = []
+    if input_dir.is_dir() and not input_dir.is_symlink() and not input_dir.parent.is_symlink():
+        for p in sorted(input_dir.rglob("*")):
+            if p.is_symlink() or not p.is_file():
+                continue
+            rel = p.relative_to(input_dir).as_posix()
+            lines.append(f"  {kernel_input_dir}/{rel}  ({p.lstat().st_size:,} bytes)")
+            if head and p.suffix.lower() in (".csv", ".tsv", ".txt", ".json", ".md"):
+                with open(p, encoding="utf-8", errors="replace") as fh:
+                    first = [fh.readline().rstrip("\n")[:300] for _ in range(4)]
+                lines += [f"      {line}" for line in first if line]
+    return "\n".join(lines) or "  (no files)"
+
+
+def reset_text(description: str, kernel_paths: Mapping[str, Any], input_files: str,
+               budgets: Mapping[str, Any]) -> str:
+    """The first observation's text: task, kernel variables, input files, what to do, budgets."""
+    lines = [str(description).rstrip(), "", "---",
+             "Variables defined in the kernel (the parameters cell ran already):"]
+    # In the parameters cell's order (a notebook read back has its keys sorted).
+    names = [k for k in KERNEL_VARIABLES if k in kernel_paths] + [k for k in kernel_paths if k not in KERNEL_VARIABLES]
+    lines += [f"  {k} = {kernel_paths[k]!r}" for k in names]
+    lines += ["", "Input files:", input_files, "",
+              f"Write your predictions to SUBMISSION_PATH, then send "
+              f'{{"type": "validate"}} and {{"type": "submit"}}. '
+              f"Budget: {budgets.get('max_steps')} steps, {float(budgets.get('episode_timeout_s') or 0):g} s "
+              f"in all, {float(budgets.get('cell_timeout_s') or 0):g} s per cell."]
+    return "\n".join(lines)
+
+
+def recorded_observation_text(cell: Mapping[str, Any], cell_index: int) -> str:
+    """The observation text the agent read after the step that made `cell` (rebuilt from it)."""
+    from dojo_nb.kernel.render import render_text
+
+    meta = CellMeta.of(cell)
+    if cell.get("cell_type") == "code":
+        text = render_text(cell.get("outputs") or [])
+        message = meta.message
+        if message and message not in text:
+            text = f"{text}\n[dojo-nb] {message}" if text else str(message)
+        return text if text else "(no output)"
+    if meta.action_type == "add_markdown":
+        return f"markdown cell {cell_index} added"
+    body = _EVENT_HEAD.sub("", str(cell.get("source") or ""), count=1)
+    fenced = _FENCED.search(body)
+    if fenced:
+        body = body[:fenced.start()].rstrip() + "\n\n" + fenced.group(2)
+    return body.strip()
+
+
+def agent_observation(obs: Mapping[str, Any], max_chars: int) -> str:
+    """What a chat model reads after a tool call: status, the env's text, grading, budget left."""
+    lines = [f"status: {obs.get('status')}"]
+    text = str(obs.get("text") or "")
+    message = obs.get("message")
+    if message and str(message) not in text:
+        lines.append(f"message: {message}")
+    grading = obs.get("grading")
+    if grading:
+        lines.append("grading: " + json.dumps(grading, default=str))
+    lines.append(f"cell {obs.get('cell_index')}; steps left {obs.get('steps_left')}; "
+                 f"seconds left {float(obs.get('seconds_left') or 0):.0f}")
+    if text:
+        lines += ["output:", truncate_middle(text, max_chars)]
+    return "\n".join(lines)
+
+
+__all__ = ["agent_observation", "input_listing", "recorded_observation_text", "reset_text",
+           "truncate_end", "truncate_middle"]
