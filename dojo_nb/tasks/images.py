@@ -1,0 +1,89 @@
+"""Playground image tasks: new 8x8 digit images made from the source's by seeded augmentation.
+
+Every generated image blends two source images of one class, warps the blend by a random
+rotation, scale, shear and shift, changes the ink's gain, adds pixel noise and occasional
+blotches, and requantises to the source's 0..16 grey levels; a small share of labels is
+replaced at random. Rows are new images, so matching them to the source is approximate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import affine_transform
+
+from dojo_nb.tasks.playground import random_ids
+from dojo_nb.tasks.preparing import write_competition
+from dojo_nb.tasks.secret import task_seed
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    task_id: str
+    load_source: Callable[[], tuple[np.ndarray, np.ndarray]]  # (images n x h x w, labels)
+    target: str
+    n_train: int
+    n_test: int
+    flip: float = 0.01
+    noise: float = 1.2
+    levels: int = 16
+    id_prefix: str = "img"
+
+    def columns(self, h: int, w: int) -> list[str]:
+        return [f"px_{r}_{c}" for r in range(h) for c in range(w)]
+
+    def generate(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        images, labels = self.load_source()
+        n = self.n_train + self.n_test
+        h, w = images.shape[1:]
+        classes = np.unique(labels)
+        by_class = {c: np.flatnonzero(labels == c) for c in classes}
+        y = rng.choice(classes, size=n, p=np.array([len(by_class[c]) for c in classes]) / len(labels))
+        out = np.empty((n, h, w))
+        centre = np.array([(h - 1) / 2, (w - 1) / 2])
+        for i, c in enumerate(y):
+            a, b = rng.choice(by_class[c], 2)
+            mix = rng.uniform(0.0, 0.4)
+            img = (1 - mix) * images[a] + mix * images[b]
+            angle = rng.normal(0, 0.15)
+            scale = rng.uniform(0.88, 1.12)
+            shear = rng.normal(0, 0.08)
+            rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+            matrix = rot @ np.array([[1, shear], [0, 1]]) / scale
+            shift = rng.normal(0, 0.45, 2)
+            offset = centre - matrix @ centre + shift
+            out[i] = affine_transform(img, matrix, offset=offset, order=1, mode="constant")
+        gain = rng.uniform(0.8, 1.2, (n, 1, 1))
+        out = out * gain + rng.normal(0, self.noise, out.shape)
+        blot = rng.random(n) < 0.1
+        rr, cc = rng.integers(0, h, blot.sum()), rng.integers(0, w, blot.sum())
+        out[np.flatnonzero(blot), rr, cc] += rng.uniform(6, 16, blot.sum())
+        pixels = np.clip(np.round(out), 0, self.levels).astype(int).reshape(n, h * w)
+        flip = rng.random(n) < self.flip
+        y[flip] = rng.choice(classes, size=int(flip.sum()))
+        return pixels, y
+
+    def build(self, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        pixels, y = self.generate(seed)
+        h, w = self.load_source()[0].shape[1:]
+        frame = pd.DataFrame(pixels, columns=self.columns(h, w))
+        frame[self.target] = y.astype(int)
+        return frame.iloc[: self.n_train].reset_index(drop=True), frame.iloc[self.n_train:].reset_index(drop=True)
+
+    def source(self) -> pd.DataFrame:
+        images, labels = self.load_source()
+        frame = pd.DataFrame(images.reshape(len(images), -1).astype(int), columns=self.columns(*images.shape[1:]))
+        frame[self.target] = labels.astype(int)
+        return frame
+
+    def prepare(self, raw, public: Path, private: Path) -> None:
+        seed = task_seed(self.task_id)
+        train, test = self.build(seed)
+        ids = random_ids(np.random.default_rng(seed + 1), len(train) + len(test), self.id_prefix)
+        write_competition(Path(public), Path(private), train, test, target=self.target, kind="label",
+                          ids=ids, seed=seed % 2**32)

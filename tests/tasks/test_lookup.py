@@ -1,0 +1,142 @@
+"""No built-in task's answers can be looked up: an attacker with the kernel's packages and the
+public files must not beat the best reference solution on the task's leaderboard.
+
+The attacker tries what a cell could: match test rows to the source dataset by nearest
+neighbour and copy labels; re-run the task's prepare code with guessed seeds (0, 1, 42) and
+copy the labels of the closest regenerated rows; and learn from the source dataset alone.
+It runs on the host (no kernel) for speed; every task in the catalogue gets it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.neighbors import NearestNeighbors
+
+from dojo_nb.tasks import list_tasks
+from dojo_nb.tasks.forecasting import _frames, _period, _submit, global_gbm
+from dojo_nb.tasks.prepare import load_prepare_module, source_table
+from dojo_nb.tasks.reference import feature_columns
+
+TASKS = [t for t in list_tasks() if t.source == "builtin"]
+GUESSED_SEEDS = (0, 1, 42)
+
+
+def _encode(reference: pd.DataFrame, query: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Both tables as numbers on the reference's scale (categoricals one-hot, NaN to the median)."""
+    both = pd.get_dummies(pd.concat([reference[cols], query[cols]], keys=["r", "q"]), dtype=float)
+    both = both.fillna(both.loc["r"].median()).fillna(0.0)
+    scale = both.loc["r"].std().replace(0, 1).fillna(1)
+    both = (both - both.loc["r"].mean()) / scale
+    return both.loc["r"].to_numpy(), both.loc["q"].to_numpy()
+
+
+def _as_submission(task, test: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """Copied labels in the task's submission format (probabilities made confident, not certain)."""
+    sub = pd.DataFrame({task.id_column: test[task.id_column]})
+    if task.submission_kind == "probability" and len(task.target_columns) > 1:
+        for c in task.target_columns:
+            sub[c] = np.where(labels.astype(str) == c, 0.9, 0.1 / (len(task.target_columns) - 1))
+    elif task.submission_kind == "probability":
+        sub[task.target_columns[0]] = np.where(labels.astype(float) >= 0.5, 0.95, 0.05)
+    else:
+        sub[task.target_columns[0]] = labels
+    return sub
+
+
+def _copy_nearest(task, known: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in feature_columns(task, known, test) if c in known.columns]
+    ref, query = _encode(known, test, cols)
+    _, idx = NearestNeighbors(n_neighbors=1).fit(ref).kneighbors(query)
+    return _as_submission(task, test, known[task.train_target].to_numpy()[idx[:, 0]])
+
+
+def _learn_from_source(task, source: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in feature_columns(task, source, test) if c in source.columns]
+    ref, query = _encode(source, test, cols)
+    y = source[task.train_target]
+    if task.type == "regression":
+        model = HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05).fit(ref, y)
+        pred = np.clip(model.predict(query), 0, None) if task.metric == "rmsle" else model.predict(query)
+        return _as_submission(task, test, pred)
+    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05).fit(ref, y.astype(str))
+    if task.submission_kind != "probability":
+        pred = model.predict(query)
+        return _as_submission(task, test, pred.astype(y.dtype) if pd.api.types.is_integer_dtype(y) else pred)
+    probs = model.predict_proba(query)
+    classes = list(model.classes_)
+    sub = pd.DataFrame({task.id_column: test[task.id_column]})
+    if len(task.target_columns) == 1:
+        sub[task.target_columns[0]] = probs[:, classes.index("1")]
+    else:
+        for c in task.target_columns:
+            sub[c] = probs[:, classes.index(c)] if c in classes else 0.0
+    return sub
+
+
+def _rebuilt(task, seed: int) -> pd.DataFrame:
+    """The test rows with labels, as prepare.py would make them had the secret seed been `seed`."""
+    module = load_prepare_module(task)
+    builder = getattr(getattr(module, "SPEC", None), "build", None) or module.build
+    return builder(seed)[1]
+
+
+def _forecast_attacks(task, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    source = source_table(task).to_numpy(dtype=float)
+    groups, order, horizons = _frames(task, train, test)
+    attacks: dict[str, pd.DataFrame] = {}
+    # the source window most like each series' recent history, continued
+    forecasts = {}
+    for sid in order:
+        y, h = groups[sid], horizons[sid]
+        w = min(len(y), max(2 * _period(task), 24))
+        recent = y[-w:] - y[-w:].mean()
+        windows = np.lib.stride_tricks.sliding_window_view(source[: len(source) - h], w)
+        centred = windows - windows.mean(axis=1, keepdims=True)
+        best = int(np.argmin(((centred - recent) ** 2).sum(axis=1)))
+        forecasts[sid] = source[best + w: best + w + h] - windows[best].mean() + y[-w:].mean()
+    attacks["nearest-source-window"] = _submit(task, test, forecasts)
+    for seed in GUESSED_SEEDS:
+        guess = _rebuilt(task, seed)
+        merged = test.merge(guess, on=["series_id", "date"], how="left")
+        values = merged[task.train_target].fillna(train[task.train_target].mean()).to_numpy()
+        attacks[f"rebuilt-seed-{seed}"] = pd.DataFrame({task.id_column: test[task.id_column],
+                                                        task.target_columns[0]: values})
+    preds = global_gbm(_period(task), 0, [source], own=False)([groups[s] for s in order], [horizons[s] for s in order])
+    attacks["learn-from-source"] = _submit(task, test, dict(zip(order, preds)))
+    return attacks
+
+
+def _attacks(task, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if task.type == "forecasting":
+        return _forecast_attacks(task, train, test)
+    source = source_table(task)
+    attacks = {"nearest-source-row": _copy_nearest(task, source, test)}
+    for seed in GUESSED_SEEDS:
+        attacks[f"rebuilt-seed-{seed}"] = _copy_nearest(task, _rebuilt(task, seed), test)
+    attacks["learn-from-source"] = _learn_from_source(task, source, test)
+    return attacks
+
+
+@pytest.mark.parametrize("task", TASKS, ids=[t.id for t in TASKS])
+def test_answers_are_out_of_reach(task, tmp_path: Path) -> None:
+    assert task.source_dataset.get("package") and task.source_dataset.get("loader"), "config.yaml names no source"
+    assert task.source_dataset["package"] in task.description or task.source_dataset["loader"] in task.description, \
+        "description.md does not name its source dataset"
+    data = task.prepare()
+    train = pd.read_csv(data.public_dir / "train.csv")
+    test = pd.read_csv(data.public_dir / "test.csv")
+    board = task.leaderboard()
+    best = float(np.nanmin(board.private) if task.lower_is_better else np.nanmax(board.private))
+    for name, sub in _attacks(task, train, test).items():
+        path = tmp_path / f"{name}.csv"
+        sub.to_csv(path, index=False)
+        report = task.grade(path)
+        assert report.valid, f"{name}: {report.message}"
+        beaten = report.private_score < best if task.lower_is_better else report.private_score > best
+        assert not beaten, f"{task.id}: the {name} attack scores {report.private_score:.5g}, best reference {best:.5g}"
+        assert report.medal != "gold", f"{task.id}: the {name} attack earns gold"
