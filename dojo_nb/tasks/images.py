@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import affine_transform
+from scipy.ndimage import map_coordinates
 
 from dojo_nb.tasks.playground import random_ids
 from dojo_nb.tasks.preparing import write_competition
@@ -44,20 +44,22 @@ class ImageSpec:
         classes = np.unique(labels)
         by_class = {c: np.flatnonzero(labels == c) for c in classes}
         y = rng.choice(classes, size=n, p=np.array([len(by_class[c]) for c in classes]) / len(labels))
-        out = np.empty((n, h, w))
         centre = np.array([(h - 1) / 2, (w - 1) / 2])
-        for i, c in enumerate(y):
-            a, b = rng.choice(by_class[c], 2)
-            mix = rng.uniform(0.0, 0.4)
-            img = (1 - mix) * images[a] + mix * images[b]
-            angle = rng.normal(0, 0.15)
-            scale = rng.uniform(0.88, 1.12)
-            shear = rng.normal(0, 0.08)
-            rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-            matrix = rot @ np.array([[1, shear], [0, 1]]) / scale
-            shift = rng.normal(0, 0.45, 2)
-            offset = centre - matrix @ centre + shift
-            out[i] = affine_transform(img, matrix, offset=offset, order=1, mode="constant")
+        first, second = np.empty(n, dtype=int), np.empty(n, dtype=int)
+        for c in classes:  # two source images of the row's class
+            rows = np.flatnonzero(y == c)
+            first[rows] = rng.choice(by_class[c], len(rows))
+            second[rows] = rng.choice(by_class[c], len(rows))
+        mix = rng.uniform(0.0, 0.4, (n, 1, 1))
+        blend = (1 - mix) * images[first] + mix * images[second]
+        angle, scale = rng.normal(0, 0.15, n), rng.uniform(0.88, 1.12, n)
+        shear, shift = rng.normal(0, 0.08, n), rng.normal(0, 0.45, (n, 2))
+        cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+        matrix = np.stack([np.stack([cos, cos * shear - sin], -1), np.stack([sin, sin * shear + cos], -1)], -2)
+        grid = np.stack(np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), -1).reshape(-1, 2) - centre
+        coords = grid @ matrix.transpose(0, 2, 1) + centre + shift[:, None, :]  # where each output pixel reads
+        index = np.broadcast_to(np.arange(n)[:, None], coords.shape[:2])
+        out = map_coordinates(blend, [index, coords[..., 0], coords[..., 1]], order=1, mode="constant").reshape(n, h, w)
         gain = rng.uniform(0.8, 1.2, (n, 1, 1))
         out = out * gain + rng.normal(0, self.noise, out.shape)
         blot = rng.random(n) < 0.1
@@ -70,7 +72,7 @@ class ImageSpec:
 
     def build(self, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         pixels, y = self.generate(seed)
-        h, w = self.load_source()[0].shape[1:]
+        h = w = int(round(np.sqrt(pixels.shape[1])))
         frame = pd.DataFrame(pixels, columns=self.columns(h, w))
         frame[self.target] = y.astype(int)
         return frame.iloc[: self.n_train].reset_index(drop=True), frame.iloc[self.n_train:].reset_index(drop=True)
