@@ -35,9 +35,11 @@ def encode_for_trees(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def random_ids(rng: np.random.Generator, n: int, prefix: str) -> list[str]:
-    """Unique, unordered string ids like Kaggle's (nothing about a row in them)."""
+def random_ids(rng: np.random.Generator, n: int, prefix: str | None) -> list:
+    """Unique, unordered ids (nothing about a row in them): strings, or integers when prefix is None."""
     raw = rng.choice(16 ** 7, size=n, replace=False) + 16 ** 7
+    if prefix is None:
+        return [int(v) for v in raw]
     return [f"{prefix}{v:x}" for v in raw]
 
 
@@ -51,7 +53,7 @@ class TabularSpec:
     n_test: int
     submission_kind: str = "label"
     classes: Sequence[str] = ()
-    id_prefix: str = ""
+    id_prefix: str | None = ""  # None: integer ids
     flip: float = 0.03  # share of class labels replaced by a class drawn from the prior
     clusters: int = 6  # mixture components for regression
     log_target: bool = False  # model log1p(target): skewed, non-negative targets
@@ -98,9 +100,9 @@ class TabularSpec:
         k = KMeans(self.clusters, n_init=4, random_state=int(rng.integers(2**31))).fit_predict(scaled.fillna(0))
         mixture = MixtureCopula.fit(features, pd.Series(k), rng)
         rows, _ = mixture.sample(n, rng)
-        model = HistGradientBoostingRegressor(learning_rate=0.05, max_iter=150, min_samples_leaf=10,
+        model = HistGradientBoostingRegressor(learning_rate=0.08, max_iter=100, min_samples_leaf=10,
                                               random_state=int(rng.integers(2**31)))
-        oof = cross_val_predict(model, encoded, y_fit, cv=4)
+        oof = cross_val_predict(model, encoded, y_fit, cv=3)
         residuals = y_fit - oof
         boot = rng.integers(0, len(src), len(src))  # a seeded bootstrap: the label model is not the attacker's
         model.fit(encoded.iloc[boot], y_fit[boot])

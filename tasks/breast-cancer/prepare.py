@@ -17,6 +17,6 @@ def load_source() -> pd.DataFrame:
 
 
 SPEC = TabularSpec("breast-cancer", load_source, target="target", kind="classification",
-                   n_train=50_000, n_test=20_000, submission_kind="probability", id_prefix="fna-",
+                   n_train=50_000, n_test=20_000, submission_kind="probability", id_prefix=None,
                    flip=0.05, missing={"mean_smoothness": 0.04, "worst_symmetry": 0.04, "texture_error": 0.08})
 prepare = SPEC.prepare
