@@ -13,5 +13,5 @@ def load_source() -> tuple[np.ndarray, np.ndarray]:
     return data.images.astype(float), data.target
 
 
-SPEC = ImageSpec("digits-pixels", load_source, target="digit", n_train=30_000, n_test=10_000)
+SPEC = ImageSpec("digits-pixels", load_source, target="digit", n_train=15_000, n_test=5_000)
 prepare = SPEC.prepare

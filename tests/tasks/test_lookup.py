@@ -28,12 +28,15 @@ TASKS = [t for t in list_tasks() if t.source == "builtin"]
 GUESSED_SEEDS = (0, 1, 42)
 
 
-def _encode(reference: pd.DataFrame, query: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Both tables as numbers on the reference's scale (categoricals one-hot, NaN to the median)."""
+def _encode(reference: pd.DataFrame, query: pd.DataFrame, cols: list[str],
+            scale: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Both tables as numbers on the reference's scale (categoricals one-hot, NaN to the median);
+    pixels keep their own scale (standardising near-constant border pixels would drown the digit)."""
     both = pd.get_dummies(pd.concat([reference[cols], query[cols]], keys=["r", "q"]), dtype=float)
     both = both.fillna(both.loc["r"].median()).fillna(0.0)
-    scale = both.loc["r"].std().replace(0, 1).fillna(1)
-    both = (both - both.loc["r"].mean()) / scale
+    if scale:
+        spread = both.loc["r"].std().replace(0, 1).fillna(1)
+        both = (both - both.loc["r"].mean()) / spread
     return both.loc["r"].to_numpy(), both.loc["q"].to_numpy()
 
 
@@ -52,7 +55,7 @@ def _as_submission(task, test: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame
 
 def _copy_nearest(task, known: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in feature_columns(task, known, test) if c in known.columns]
-    ref, query = _encode(known, test, cols)
+    ref, query = _encode(known, test, cols, scale=task.type != "image")
     _, idx = NearestNeighbors(n_neighbors=1).fit(ref).kneighbors(query)
     return _as_submission(task, test, known[task.train_target].to_numpy()[idx[:, 0]])
 
@@ -79,13 +82,13 @@ def _join_exact(task, known: pd.DataFrame, test: pd.DataFrame, train: pd.DataFra
 
 def _learn_from_source(task, source: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in feature_columns(task, source, test) if c in source.columns]
-    ref, query = _encode(source, test, cols)
+    ref, query = _encode(source, test, cols, scale=task.type != "image")
     y = source[task.train_target]
     if task.type == "regression":
-        model = HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05).fit(ref, y)
+        model = HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1).fit(ref, y)
         pred = np.clip(model.predict(query), 0, None) if task.metric == "rmsle" else model.predict(query)
         return _as_submission(task, test, pred)
-    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05).fit(ref, y.astype(str))
+    model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1).fit(ref, y.astype(str))
     if task.submission_kind != "probability":
         pred = model.predict(query)
         return _as_submission(task, test, pred.astype(y.dtype) if pd.api.types.is_integer_dtype(y) else pred)
