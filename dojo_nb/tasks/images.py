@@ -19,6 +19,7 @@ from scipy.ndimage import map_coordinates
 from dojo_nb.tasks.playground import random_ids
 from dojo_nb.tasks.preparing import write_competition
 from dojo_nb.tasks.secret import task_seed
+from dojo_nb.tasks.size import scaled
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ImageSpec:
     def generate(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seed)
         images, labels = self.load_source()
-        n = self.n_train + self.n_test
+        n = scaled(self.n_train) + scaled(self.n_test)
         h, w = images.shape[1:]
         classes = np.unique(labels)
         by_class = {c: np.flatnonzero(labels == c) for c in classes}
@@ -75,7 +76,8 @@ class ImageSpec:
         h = w = int(round(np.sqrt(pixels.shape[1])))
         frame = pd.DataFrame(pixels, columns=self.columns(h, w))
         frame[self.target] = y.astype(int)
-        return frame.iloc[: self.n_train].reset_index(drop=True), frame.iloc[self.n_train:].reset_index(drop=True)
+        n_train = scaled(self.n_train)
+        return frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True)
 
     def source(self) -> pd.DataFrame:
         images, labels = self.load_source()

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from dojo_nb.tasks.preparing import write_competition
 from dojo_nb.tasks.secret import task_seed
+from dojo_nb.tasks.size import scaled
 from dojo_nb.tasks.synth import MixtureCopula
 
 
@@ -71,7 +72,7 @@ class TabularSpec:
         rng = np.random.default_rng(seed)
         src = self.source()
         features = src.drop(columns=[self.target])
-        n = self.n_train + self.n_test
+        n = scaled(self.n_train) + scaled(self.n_test)
         if self.kind == "classification":
             groups = src[self.target]
             mixture = MixtureCopula.fit(features, groups, rng)
@@ -127,7 +128,8 @@ class TabularSpec:
     def build(self, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         with threadpool_limits(limits=1):  # OpenMP threads fighting other work slow boosting tenfold
             rows = self.generate(seed)
-        return rows.iloc[: self.n_train].reset_index(drop=True), rows.iloc[self.n_train:].reset_index(drop=True)
+        n_train = scaled(self.n_train)
+        return rows.iloc[:n_train].reset_index(drop=True), rows.iloc[n_train:].reset_index(drop=True)
 
     def write(self, public: Path, private: Path, seed: int) -> None:
         train, test = self.build(seed)

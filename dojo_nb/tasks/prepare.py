@@ -36,7 +36,10 @@ class PreparedData:
 
 
 def prepared_root(task: Task) -> Path:
-    return cache_dir() / "tasks" / task.id / task.version
+    from dojo_nb.tasks.size import task_size
+
+    size = task_size()
+    return cache_dir() / "tasks" / task.id / (task.version if size == "full" else f"{task.version}-{size}")
 
 
 def _load_prepare(task: Task):

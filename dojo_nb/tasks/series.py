@@ -17,6 +17,7 @@ import pandas as pd
 
 from dojo_nb.tasks.preparing import write_competition
 from dojo_nb.tasks.secret import task_seed
+from dojo_nb.tasks.size import scaled
 
 
 def fit_ar(x: np.ndarray, order: int) -> tuple[np.ndarray, float]:
@@ -76,7 +77,7 @@ class SeriesSpec:
         rng = np.random.default_rng(seed)
         m = self._model()
         x, smooth, profile, coef, sigma = m["x"], m["smooth"], m["profile"], m["coef"], m["sigma"]
-        n, length, burn = self.n_series, self.length, 200
+        n, length, burn = scaled(self.n_series, floor=20), self.length, 200
         out = np.empty((n, length))
         for i in range(n):
             start = int(rng.integers(0, max(1, len(x) - length)))
@@ -114,10 +115,10 @@ class SeriesSpec:
         values = self.simulate(seed)
         dates = self.dates()
         rng = np.random.default_rng(seed + 2)
-        names = [f"{self.series_prefix}{v:03d}" for v in rng.permutation(self.n_series)]
+        names = [f"{self.series_prefix}{v:03d}" for v in rng.permutation(len(values))]
         long = pd.DataFrame({"series_id": np.repeat(names, self.length),
-                             "date": np.tile(dates, self.n_series), self.target: values.ravel()})
-        future = np.tile(np.arange(self.length) >= self.length - self.horizon, self.n_series)
+                             "date": np.tile(dates, len(values)), self.target: values.ravel()})
+        future = np.tile(np.arange(self.length) >= self.length - self.horizon, len(values))
         return long[~future].reset_index(drop=True), long[future].reset_index(drop=True)
 
     def prepare(self, raw, public: Path, private: Path) -> None:

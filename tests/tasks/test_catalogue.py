@@ -14,6 +14,12 @@ from dojo_nb.tasks.secret import SECRET_NAME, secret_path, task_seed
 TASKS = list_tasks()
 
 
+
+@pytest.fixture(autouse=True)
+def _full_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tasks as published: the leaderboards were made at full size."""
+    monkeypatch.setenv("DOJO_NB_TASK_SIZE", "full")
+
 SMALL_TASK = "synthetic-binary-logloss"  # the suite's deliberately small, fast task
 
 
