@@ -197,7 +197,8 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUse
     for path in hidden_paths():
         if any(path == b or path.startswith(b.rstrip("/") + "/") for b in bound):
             if os.path.isdir(path):
-                argv.argv += ["--perms", "0000", "--tmpfs", path]  # an empty, unreadable folder
+                # an empty, unreadable, read-only folder
+                argv.argv += ["--perms", "0000", "--tmpfs", path, "--remount-ro", path]
             else:
                 argv.argv += ["--ro-bind", "/dev/null", path]
     if spec.gpus is not None:

@@ -295,7 +295,7 @@ def test_dojo_nb_itself_is_masked_where_a_bound_folder_holds_it(monkeypatch: pyt
         r = s.execute(textwrap.dedent(f"""
             import os
             seen = []
-            for folder, dirs, files in os.walk({repo!r}):
+            for folder, dirs, files in [w for top in ('dojo_nb', 'tasks') for w in os.walk(os.path.join({repo!r}, top))]:
                 seen += [os.path.join(folder, f) for f in files if f in ('prepare.py', 'env.py', 'task.yaml')]
             try:
                 import dojo_nb  # an empty masked folder can only be an empty namespace package
