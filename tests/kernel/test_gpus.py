@@ -70,16 +70,16 @@ def test_cli_gpus_reach_the_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 @pytest.mark.parametrize(("asked", "expected"), [("all", "all"), ("2", 2), (1, 1)])
 def test_make_gpus_reaches_the_sandbox_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                             asked, expected) -> None:
-    from dojo_nb.env import DojoEnv
+    import dojo_nb.env.sandbox as sandbox
 
     monkeypatch.setattr(g, "gpu_unavailable_reason", lambda root="/": None)  # pretend GPUs exist
     seen: list = []
 
-    def capture(self, spec):
+    def capture(spec, backend, pool):
         seen.append(spec)
         raise RuntimeError("stopped by the test before a kernel starts")
 
-    monkeypatch.setattr(DojoEnv, "_start_session", capture)
+    monkeypatch.setattr(sandbox, "_start_kernel", capture)
     env = dojo_nb.make("penguins-species", gpus=asked, out_dir=tmp_path / "ep")
     try:
         with pytest.raises(RuntimeError, match="stopped by the test"):
