@@ -19,7 +19,15 @@ N = 3
 
 
 def _children() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+    """Kernel and sandbox processes of this driver (not the grading helper, which lives as long as it)."""
+    found = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and any(k in " ".join(p.cmdline()) for k in ("ipykernel", "bwrap")):
+                found.add(p.pid)
+        except psutil.Error:
+            continue
+    return found
 
 
 def _assert_none_left(before: set[int]) -> None:
