@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
+
+from tests.driver_processes import driver_kernels
 
 from dojo_nb.agents.search import (Node, ScriptedPolicy, TreeSearch, best_node, extract_code,
                                    parse_score, run_search)
@@ -16,16 +17,7 @@ from tests.search.cells import DEBUG_LIAR, DRAFT_BUGGY, DRAFT_GOOD, IMPROVE
 TASK = "penguins-species"  # log loss: lower is better
 
 
-def _kernels() -> set[int]:
-    """This driver's live kernel processes (not the grading helper, which lives as long as the driver)."""
-    found = set()
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if p.status() != psutil.STATUS_ZOMBIE and any(k in " ".join(p.cmdline()) for k in ("ipykernel", "bwrap")):
-                found.add(p.pid)
-        except psutil.Error:
-            continue
-    return found
+_kernels = driver_kernels
 
 
 def test_parse_score_takes_the_last_finite_line() -> None:

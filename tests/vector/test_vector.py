@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+
+from tests.driver_processes import driver_kernels
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from dojo_nb.vector import DojoVectorEnv, make_vec
@@ -18,16 +20,7 @@ TASK = "iris-species"
 N = 3
 
 
-def _children() -> set[int]:
-    """Kernel and sandbox processes of this driver (not the grading helper, which lives as long as it)."""
-    found = set()
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if p.status() != psutil.STATUS_ZOMBIE and any(k in " ".join(p.cmdline()) for k in ("ipykernel", "bwrap")):
-                found.add(p.pid)
-        except psutil.Error:
-            continue
-    return found
+_children = driver_kernels
 
 
 def _assert_none_left(before: set[int]) -> None:
