@@ -2,8 +2,10 @@
 
 Usage: python scripts/build_leaderboards.py [TASK_ID ...]
 
-Every entry is a real solution run on the public training data and scored with the task's
-own grader; no human scores are invented. Re-run after changing a task's data or metric.
+Every entry is a real solution run on the public training data (and, for the references that
+say so, the task's source dataset, which agents may use too) and scored with the task's own
+grader; no human scores are invented. Re-run after changing a task's generator or metric; the
+data is this installation's draw (its secret seed, see docs/tasks.md).
 """
 
 from __future__ import annotations

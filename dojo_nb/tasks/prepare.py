@@ -36,7 +36,10 @@ class PreparedData:
 
 
 def prepared_root(task: Task) -> Path:
-    return cache_dir() / "tasks" / task.id / task.version
+    from dojo_nb.tasks.size import task_size
+
+    size = task_size()
+    return cache_dir() / "tasks" / task.id / (task.version if size == "full" else f"{task.version}-{size}")
 
 
 def _load_prepare(task: Task):
@@ -92,3 +95,22 @@ def prepare_task(task: Task, *, force: bool = False, raw: Path | None = None) ->
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return data
+
+
+def load_prepare_module(task: Task):
+    """The task's prepare.py as a module (its SPEC / load_source name the source dataset)."""
+    script = task.folder / "prepare.py"
+    spec = importlib.util.spec_from_file_location(f"dojo_nb_task_module_{task.id.replace('-', '_')}", script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def source_table(task: Task):
+    """The source dataset in the task's own schema (a frame, or a series for forecasting)."""
+    module = load_prepare_module(task)
+    spec = getattr(module, "SPEC", None)
+    if spec is not None:
+        return spec.source()
+    return module.load_source()

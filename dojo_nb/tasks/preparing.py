@@ -33,14 +33,18 @@ def split_time(frame: pd.DataFrame, *, horizon: int) -> tuple[pd.DataFrame, pd.D
 
 def write_competition(public: Path, private: Path, train: pd.DataFrame, test: pd.DataFrame, *,
                       target: str, kind: str, classes: Sequence[str] = (), id_prefix: str = "",
-                      public_fraction: float = 0.3, seed: int = SEED, ids_start: int = 0) -> None:
-    """Write the uniform layout. `kind` is the submission kind: label, probability or value."""
+                      public_fraction: float = 0.3, seed: int = SEED, ids_start: int = 0,
+                      ids: Sequence[str] | None = None) -> None:
+    """Write the uniform layout. `kind` is the submission kind: label, probability or value.
+
+    `ids` (train rows' then test rows') replaces the default running numbers."""
     train = train.copy()
     test = test.copy()
     n_train = len(train)
-    train.insert(0, "id", [f"{id_prefix}{i}" if id_prefix else i for i in range(ids_start, ids_start + n_train)])
-    test_ids = [f"{id_prefix}{i}" if id_prefix else i
-                for i in range(ids_start + n_train, ids_start + n_train + len(test))]
+    if ids is None:
+        ids = [f"{id_prefix}{i}" if id_prefix else i for i in range(ids_start, ids_start + n_train + len(test))]
+    train.insert(0, "id", list(ids[:n_train]))
+    test_ids = list(ids[n_train:n_train + len(test)])
     test.insert(0, "id", test_ids)
     answers = test[["id", target]].copy()
     rng = np.random.default_rng(seed)

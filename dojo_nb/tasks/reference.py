@@ -1,4 +1,4 @@
-"""Reference solutions: a ladder from a constant prediction to tuned gradient boosting.
+"""Reference solutions: a ladder from a constant prediction to tuned gradient boosting (and one that also learns from the source dataset).
 
 The built-in leaderboards are made from these (scripts/build_leaderboards.py), so every
 position score measures an agent against real, reproducible solutions, not invented ones.
@@ -62,7 +62,8 @@ def _submission(task: Task, test: pd.DataFrame, values, classes=None) -> pd.Data
     return sub
 
 
-def _tabular(task: Task, name: str, model, subset: str, scale: bool = False) -> Reference:
+def _tabular(task: Task, name: str, model, subset: str, scale: bool = False, *, with_source: bool = False,
+             max_rows: int | None = None) -> Reference:
     def predict(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
         # One OpenMP thread: gradient boosting slows down tenfold when its threads fight other work.
         with threadpool_limits(limits=1):
@@ -72,10 +73,18 @@ def _tabular(task: Task, name: str, model, subset: str, scale: bool = False) -> 
         cols = feature_columns(task, train, test)
         if subset == "half":
             cols = cols[: max(1, len(cols) // 2)]
+        if with_source:  # the source dataset is a legitimate extra resource: add its rows
+            extra = source_rows(task)
+            train = pd.concat([train, extra[[c for c in extra.columns if c in train.columns]]], ignore_index=True)
+        if max_rows is not None and len(train) > max_rows:
+            train = train.sample(n=max_rows, random_state=0)
         pipe = make_pipeline(_preprocessor(train, cols, scale), clone(model))
         y = train[task.train_target]
+        log_target = task.metric == "rmsle"
         if task.type in ("binary", "multiclass", "image"):
             y = y.astype(str)
+        elif log_target:
+            y = np.log1p(np.clip(y.astype(float), 0, None))
         pipe.fit(train[cols], y)
         if task.submission_kind == "probability":
             probs = pipe.predict_proba(test[cols])
@@ -84,101 +93,66 @@ def _tabular(task: Task, name: str, model, subset: str, scale: bool = False) -> 
                 return _submission(task, test, probs[:, classes.index("1")])
             return _submission(task, test, probs, classes)
         pred = pipe.predict(test[cols])
-        if task.metric == "rmsle":
-            pred = np.clip(pred.astype(float), 0, None)
+        if log_target:
+            pred = np.clip(np.expm1(pred.astype(float)), 0, None)
         return _submission(task, test, pred)
 
     return Reference(f"{name}-{subset}", predict)
 
 
-def _time_features(task: Task, frame: pd.DataFrame, offset: int) -> pd.DataFrame:
-    t = np.arange(offset, offset + len(frame), dtype=float)
-    period = float(task.extra.get("season_length", 1) or 1)
-    feats = pd.DataFrame({"t": t})
-    if period > 1:
-        for k in (1, 2):
-            feats[f"sin{k}"] = np.sin(2 * np.pi * k * t / period)
-            feats[f"cos{k}"] = np.cos(2 * np.pi * k * t / period)
-    return feats
+def source_rows(task: Task) -> pd.DataFrame:
+    """The task's source dataset in the columns of its train.csv (see docs/tasks.md)."""
+    from dojo_nb.tasks.prepare import source_table
+
+    return source_table(task)
 
 
-def _forecast(task: Task, name: str, how: str) -> Reference:
-    def predict(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
-        y = train[task.train_target].to_numpy(dtype=float)
-        h = len(test)
-        period = int(task.extra.get("season_length", 1) or 1)
-        if how == "mean":
-            pred = np.full(h, y.mean())
-        elif how == "last":
-            pred = np.full(h, y[-1])
-        elif how == "recent-mean":
-            pred = np.full(h, y[-max(period, 4):].mean())
-        elif how == "drift":
-            pred = y[-1] + (y[-1] - y[0]) / (len(y) - 1) * np.arange(1, h + 1)
-        elif how == "seasonal-naive":
-            season = y[-period:] if period > 1 else y[-1:]
-            pred = np.resize(season, h)
-        elif how.startswith("ses-"):
-            alpha, level = float(how[4:]), y[0]
-            for value in y[1:]:
-                level = alpha * value + (1 - alpha) * level
-            pred = np.full(h, level)
-        elif how in ("holt", "holt-winters"):
-            from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-            seasonal = "add" if how == "holt-winters" and period > 1 and len(y) >= 2 * period else None
-            fit = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
-                                       seasonal_periods=period if seasonal else None).fit()
-            pred = fit.forecast(h)
-        else:
-            xtr, xte = _time_features(task, train, 0), _time_features(task, test, len(train))
-            window = {"trend": len(y), "trend-season": len(y), "trend-last-half": len(y) // 2,
-                      "trend-season-last-half": len(y) // 2,
-                      "local-trend-season": min(len(y), max(4 * period, 20))}[how]
-            cols = ["t"] if how.startswith("trend") and "season" not in how else list(xtr.columns)
-            model = Ridge(alpha=1e-3).fit(xtr[cols].iloc[-window:], y[-window:])
-            pred = model.predict(xte[cols])
-        return _submission(task, test, pred)
-
-    return Reference(name, predict)
-
-
-def ladder(task: Task) -> list[Reference]:
-    """Every reference solution for a task, weakest ideas first."""
-    if task.type == "forecasting":
-        return [_forecast(task, n, n) for n in
-                ("mean", "last", "recent-mean", "drift", "seasonal-naive", "ses-0.2", "ses-0.5", "holt", "holt-winters",
-                 "trend", "trend-season", "trend-last-half", "trend-season-last-half", "local-trend-season")]
+def _tabular_ladder(task: Task) -> list[Reference]:
     refs: list[Reference] = []
-    classify = task.type in ("binary", "multiclass", "image")
-    for subset in ("all", "half"):
-        if classify:
+    if task.type in ("binary", "multiclass", "image"):
+        gbm = HistGradientBoostingClassifier
+        for subset in ("all", "half"):
             refs += [
                 _tabular(task, "constant-prior", DummyClassifier(strategy="prior"), subset),
-                _tabular(task, "logistic-C0.01", LogisticRegression(C=0.01, max_iter=2000), subset, scale=True),
-                _tabular(task, "logistic-C1", LogisticRegression(C=1.0, max_iter=2000), subset, scale=True),
-                _tabular(task, "knn-25", KNeighborsClassifier(25), subset, scale=True),
-                _tabular(task, "knn-5", KNeighborsClassifier(5), subset, scale=True),
+                _tabular(task, "logistic-C0.01", LogisticRegression(C=0.01, max_iter=500), subset, scale=True),
+                _tabular(task, "logistic-C1", LogisticRegression(C=1.0, max_iter=500), subset, scale=True),
+                _tabular(task, "knn-25", KNeighborsClassifier(25), subset, scale=True, max_rows=20_000),
                 _tabular(task, "tree-d2", DecisionTreeClassifier(max_depth=2, random_state=0), subset),
                 _tabular(task, "tree-d6", DecisionTreeClassifier(max_depth=6, random_state=0), subset),
+                _tabular(task, "forest-s0", RandomForestClassifier(60, min_samples_leaf=3, max_samples=0.5,
+                                                                   random_state=0, n_jobs=1), subset),
             ]
-            refs += [_tabular(task, f"forest-s{s}", RandomForestClassifier(200, min_samples_leaf=2, random_state=s, n_jobs=1), subset) for s in (0, 1)]
-            refs += [_tabular(task, f"gbm-lr{lr}-s{s}", HistGradientBoostingClassifier(learning_rate=lr, max_iter=200, random_state=s), subset)
-                     for lr in (0.05, 0.1) for s in (0,)]
-        else:
+            refs += [_tabular(task, f"gbm-lr0.1-s{s}", gbm(learning_rate=0.1, max_iter=150, random_state=s), subset)
+                     for s in (0, 1)]
+    else:
+        gbm = HistGradientBoostingRegressor
+        for subset in ("all", "half"):
             refs += [
                 _tabular(task, "constant-mean", DummyRegressor(strategy="mean"), subset),
                 _tabular(task, "constant-median", DummyRegressor(strategy="median"), subset),
                 _tabular(task, "ridge-a10", Ridge(alpha=10.0), subset, scale=True),
                 _tabular(task, "ridge-a0.1", Ridge(alpha=0.1), subset, scale=True),
-                _tabular(task, "knn-25", KNeighborsRegressor(25), subset, scale=True),
-                _tabular(task, "knn-5", KNeighborsRegressor(5), subset, scale=True),
+                _tabular(task, "knn-25", KNeighborsRegressor(25), subset, scale=True, max_rows=20_000),
                 _tabular(task, "tree-d3", DecisionTreeRegressor(max_depth=3, random_state=0), subset),
+                _tabular(task, "forest-s0", RandomForestRegressor(60, min_samples_leaf=5, max_samples=0.5,
+                                                                  random_state=0, n_jobs=1), subset),
             ]
-            refs += [_tabular(task, f"forest-s{s}", RandomForestRegressor(200, min_samples_leaf=3, random_state=s, n_jobs=1), subset) for s in (0, 1)]
-            refs += [_tabular(task, f"gbm-lr{lr}-s{s}", HistGradientBoostingRegressor(learning_rate=lr, max_iter=200, random_state=s), subset)
-                     for lr in (0.05, 0.1) for s in (0,)]
+            refs += [_tabular(task, f"gbm-lr0.1-s{s}", gbm(learning_rate=0.1, max_iter=150, random_state=s), subset)
+                     for s in (0, 1)]
+    tuned = dict(learning_rate=0.05, max_iter=500, max_leaf_nodes=31, l2_regularization=1.0,
+                 early_stopping=True, validation_fraction=0.1, n_iter_no_change=20, random_state=0)
+    refs.append(_tabular(task, "gbm-tuned", gbm(**tuned), "all"))
+    refs.append(_tabular(task, "gbm-tuned-with-source", gbm(**tuned), "all", with_source=True))
     return refs
+
+
+def ladder(task: Task) -> list[Reference]:
+    """Every reference solution for a task, weakest ideas first."""
+    if task.type == "forecasting":
+        from dojo_nb.tasks.forecasting import forecast_ladder
+
+        return forecast_ladder(task)
+    return _tabular_ladder(task)
 
 
 def constant_reference(task: Task) -> Reference:

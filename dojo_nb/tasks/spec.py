@@ -40,6 +40,7 @@ class Task:
     public_fraction: float = 0.3
     max_submission_mb: float = 50.0
     source: str = "builtin"
+    source_dataset: dict[str, str] = field(default_factory=dict, compare=False)  # config `source:` (package, loader)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived -------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def load_task_folder(folder: Path, *, source: str = "builtin") -> Task:
     known = {
         "id", "name", "version", "type", "metric", "lower_is_better", "split", "description",
         "id_column", "target_columns", "label_column", "submission_kind", "classes", "tolerance",
-        "data_source", "public_fraction", "max_submission_mb",
+        "data_source", "public_fraction", "max_submission_mb", "source",
     }
     return Task(
         id=str(cfg["id"]), name=str(cfg["name"]), version=str(cfg.get("version", "1")),
@@ -126,5 +127,6 @@ def load_task_folder(folder: Path, *, source: str = "builtin") -> Task:
         tolerance=float(cfg.get("tolerance", 1e-9)), data_source=str(cfg.get("data_source", "")),
         public_fraction=float(cfg.get("public_fraction", 0.3)),
         max_submission_mb=float(cfg.get("max_submission_mb", 50.0)), source=source,
+        source_dataset={str(k): str(v) for k, v in (cfg.get("source") if isinstance(cfg.get("source"), dict) else {}).items()},
         extra={k: v for k, v in cfg.items() if k not in known},
     )

@@ -1,15 +1,17 @@
-"""Prepare co2-forecast: statsmodels' co2 dataset (weekly Mauna Loa CO2, 1958-2001). Deterministic (fixed seed); writes the uniform dojo-nb layout."""
+"""Prepare co2-forecast: weekly CO2 at many simulated stations, modelled on statsmodels' Mauna Loa co2 series (see docs/tasks.md)."""
 
 from __future__ import annotations
 
+import pandas as pd
 from statsmodels.datasets import co2
 
-from dojo_nb.tasks.preparing import split_time, write_competition
+from dojo_nb.tasks.series import SeriesSpec
 
 
-def prepare(raw, public, private):
-    series = co2.load_pandas().data["co2"].interpolate()
-    frame = series.rename("co2").rename_axis("date").reset_index()
-    frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
-    train, test = split_time(frame, horizon=104)
-    write_competition(public, private, train, test, target="co2", kind="value")
+def load_source() -> pd.Series:
+    return co2.load_pandas().data["co2"]
+
+
+SPEC = SeriesSpec("co2-forecast", load_source, target="co2", n_series=250, length=230, horizon=26,
+                  period=52, trend=True, ar_order=3, series_prefix="station-", decimals=2)
+prepare = SPEC.prepare

@@ -1,18 +1,17 @@
-"""Prepare digits-pixels: scikit-learn's bundled optical recognition of handwritten digits data (UCI): 8x8 grey images. Deterministic (fixed seed); writes the uniform dojo-nb layout."""
+"""Prepare digits-pixels: new 8x8 digit images augmented from scikit-learn's digits (see docs/tasks.md)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.datasets import load_digits
 
-from dojo_nb.tasks.preparing import split_rows, write_competition
+from dojo_nb.tasks.images import ImageSpec
 
 
-def prepare(raw, public, private):
+def load_source() -> tuple[np.ndarray, np.ndarray]:
     data = load_digits()
-    columns = [f"px_{r}_{c}" for r in range(8) for c in range(8)]
-    frame = pd.DataFrame(data.data.astype(np.int64), columns=columns)
-    frame["digit"] = data.target.astype(int)
-    train, test = split_rows(frame, test_size=0.4, stratify="digit")
-    write_competition(public, private, train, test, target="digit", kind="label")
+    return data.images.astype(float), data.target
+
+
+SPEC = ImageSpec("digits-pixels", load_source, target="digit", n_train=15_000, n_test=5_000)
+prepare = SPEC.prepare

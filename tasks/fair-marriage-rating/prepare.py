@@ -1,16 +1,26 @@
-"""Prepare fair-marriage-rating: statsmodels' fair dataset (Fair, 1978: Redbook survey of married women). Deterministic (fixed seed); writes the uniform dojo-nb layout."""
+"""Prepare fair-marriage-rating: playground rows generated from statsmodels' fair survey (see docs/tasks.md)."""
 
 from __future__ import annotations
 
+import pandas as pd
 from statsmodels.datasets import fair
 
-from dojo_nb.tasks.preparing import split_rows, write_competition
+from dojo_nb.tasks.playground import TabularSpec
+
+OCCUPATION = {1: "student", 2: "farming_semiskilled_unskilled", 3: "white_collar",
+              4: "teacher_nurse_writer", 5: "managerial_business", 6: "professional"}
 
 
-def prepare(raw, public, private):
+def load_source() -> pd.DataFrame:
     frame = fair.load_pandas().data.copy()
-    for col in ["rate_marriage", "religious", "educ", "occupation", "occupation_husb"]:
+    for col in ["rate_marriage", "religious", "educ"]:
         frame[col] = frame[col].astype(int)
-    frame = frame[[c for c in frame.columns if c != "rate_marriage"] + ["rate_marriage"]]
-    train, test = split_rows(frame, test_size=0.3, stratify="rate_marriage")
-    write_competition(public, private, train, test, target="rate_marriage", kind="label")
+    for col in ["occupation", "occupation_husb"]:
+        frame[col] = frame[col].astype(int).map(OCCUPATION)
+    return frame[[c for c in frame.columns if c != "rate_marriage"] + ["rate_marriage"]]
+
+
+SPEC = TabularSpec("fair-marriage-rating", load_source, target="rate_marriage", kind="classification",
+                   n_train=50_000, n_test=20_000, submission_kind="label", id_prefix="m",
+                   flip=0.03, missing={"religious": 0.04, "occupation": 0.05, "affairs": 0.03})
+prepare = SPEC.prepare
