@@ -35,11 +35,18 @@ def list_cmd(split: Optional[str] = typer.Option(None, help="train, eval, or a s
     if as_json:
         typer.echo(json.dumps([t.metadata() | {"source": t.source} for t in tasks], indent=2))
         return
+    from dojo_nb.tasks.size import published_rows
+
     table = Table(title=f"{len(tasks)} tasks")
-    for col in ("id", "type", "metric", "better", "split", "source"):
-        table.add_column(col)
+    table.add_column("id", no_wrap=True)
+    for col in ("type", "metric", "better", "split", "source"):
+        table.add_column(col, overflow="fold")
+    table.add_column("train rows", justify="right")
+    table.add_column("test rows", justify="right")
     for t in tasks:
-        table.add_row(t.id, t.type, t.metric, "lower" if t.lower_is_better else "higher", t.split, t.source)
+        rows = published_rows(t)
+        table.add_row(t.id, t.type, t.metric, "lower" if t.lower_is_better else "higher", t.split, t.source,
+                      *((f"{rows[0]:,}", f"{rows[1]:,}") if rows else ("", "")))
     console.print(table)
 
 

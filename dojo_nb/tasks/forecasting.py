@@ -90,7 +90,9 @@ def global_gbm(period: int, seed: int, extra: list[np.ndarray] = (), own: bool =
                 recent = y[:cutoff][-max(2 * period, 24):]
                 X.append(feats)
                 Y.append((y[cutoff: cutoff + h] - y[cutoff - 1]) / (recent.std() + 1e-6))
-        model = HistGradientBoostingRegressor(learning_rate=0.05, max_iter=300, random_state=seed)
+        # Early stopping holds out a seeded tenth, so the two seeds are two different fits, not one twice.
+        model = HistGradientBoostingRegressor(learning_rate=0.05, max_iter=300, early_stopping=True,
+                                              validation_fraction=0.1, n_iter_no_change=15, random_state=seed)
         with threadpool_limits(limits=1):
             model.fit(np.vstack(X), np.concatenate(Y))
             out = []

@@ -306,6 +306,23 @@ def _score(task: Task, preds: pd.DataFrame, truth: pd.Series) -> float:
     return get_metric(task.metric).fn(truth.reset_index(drop=True), preds.reset_index(drop=True))
 
 
+def public_private_scores(task: Task, submission: str | Path, data: PreparedData) -> tuple[float, float]:
+    """The submission's public and private scores against `data`'s answers; raises _Invalid on a bad file.
+
+    Takes the prepared data explicitly so a preparation still being built (its reference
+    leaderboard) can score against it; trusted callers only (no limits here)."""
+    answers = _answers(task, data)
+    frame = _read_frame(task, Path(submission))
+    usage = answers["Usage"] if "Usage" in answers.columns else pd.Series(["Private"] * len(answers))
+    grader = _custom_grader(task)
+    if grader is not None:
+        return _grade_custom(task, grader, frame, answers, usage)
+    preds = _check(task, frame, answers, data)
+    truth = answers.set_index(task.id_column)[task.train_target]
+    pub = (usage == "Public").to_numpy()
+    return _score(task, preds[pub], truth[pub]), _score(task, preds[~pub], truth[~pub])
+
+
 def grade_here(task: Task, submission: str | Path) -> GradeReport:
     """`grade_submission` in this process, without limits (what the child runs)."""
     report = GradeReport(valid=False, message="", lower_is_better=task.lower_is_better, metric=task.metric)
@@ -314,18 +331,7 @@ def grade_here(task: Task, submission: str | Path) -> GradeReport:
         if "mlebench" in task.extra:  # an imported MLE-bench competition: graded as MLE-bench grades
             from dojo_nb.tasks.mlebench_grading import grade_mlebench
             return grade_mlebench(task, Path(submission), data)
-        answers = _answers(task, data)
-        frame = _read_frame(task, Path(submission))
-        usage = answers["Usage"] if "Usage" in answers.columns else pd.Series(["Private"] * len(answers))
-        grader = _custom_grader(task)
-        if grader is not None:
-            public_score, private_score = _grade_custom(task, grader, frame, answers, usage)
-        else:
-            preds = _check(task, frame, answers, data)
-            truth = answers.set_index(task.id_column)[task.train_target]
-            pub = (usage == "Public").to_numpy()
-            public_score = _score(task, preds[pub], truth[pub])
-            private_score = _score(task, preds[~pub], truth[~pub])
+        public_score, private_score = public_private_scores(task, submission, data)
     except _Invalid as exc:
         report.message = str(exc)
         return report

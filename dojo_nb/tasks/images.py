@@ -79,6 +79,10 @@ class ImageSpec:
         n_train = scaled(self.n_train)
         return frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True)
 
+    def rows(self) -> tuple[int, int]:
+        """Train and test rows (images) at the current task size."""
+        return scaled(self.n_train), scaled(self.n_test)
+
     def source(self) -> pd.DataFrame:
         images, labels = self.load_source()
         frame = pd.DataFrame(images.reshape(len(images), -1).astype(int), columns=self.columns(*images.shape[1:]))

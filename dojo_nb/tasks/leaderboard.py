@@ -90,6 +90,15 @@ def read_leaderboard_csv(path, lower_is_better: bool, tolerance: float = 1e-9) -
 
 
 def load_leaderboard(task: Task) -> Leaderboard:
+    """The task's board: its folder's leaderboard.csv, or for a built-in task the one built from
+    its references on this installation's draw (prepared on first use)."""
+    from dojo_nb.tasks.leaderboard_build import builds_reference_board, ensure_reference_board
+
+    if builds_reference_board(task):
+        from dojo_nb.tasks.prepare import prepare_task
+
+        path = ensure_reference_board(task, prepare_task(task))
+        return read_leaderboard_csv(path, task.lower_is_better, task.tolerance)
     path = task.folder / "leaderboard.csv"
     if not path.is_file():
         return Leaderboard(np.array([]), np.array([]), task.lower_is_better, task.tolerance)

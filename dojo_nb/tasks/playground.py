@@ -64,6 +64,10 @@ class TabularSpec:
     decimals: int = 4
     missing: dict[str, float] = field(default_factory=dict)  # extra missing cells per column
 
+    def rows(self) -> tuple[int, int]:
+        """Train and test rows at the current task size."""
+        return scaled(self.n_train), scaled(self.n_test)
+
     def source(self) -> pd.DataFrame:
         return self.load_source().reset_index(drop=True)
 

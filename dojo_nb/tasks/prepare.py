@@ -1,4 +1,7 @@
-"""Preparing a task: run its prepare.py once into the user cache, atomically, keyed by id and version."""
+"""Preparing a task: run its prepare.py once into the user cache, atomically, keyed by id and version.
+
+A built-in task's leaderboard is part of its preparation (tasks/leaderboard_build.py): the
+data is this installation's draw, so the board is made from the reference ladder on it."""
 
 from __future__ import annotations
 
@@ -82,6 +85,9 @@ def prepare_task(task: Task, *, force: bool = False, raw: Path | None = None) ->
             shutil.copytree(raw / "private", tmp / "private", dirs_exist_ok=True)
         else:
             _load_prepare(task)(raw, tmp / "public", tmp / "private")
+            from dojo_nb.tasks.leaderboard_build import build_reference_board, builds_reference_board
+            if builds_reference_board(task):  # this installation's draw gets its own leaderboard
+                build_reference_board(task, PreparedData(task.id, tmp))
         (tmp / _COMPLETE).write_text(task.version)
         if force and root.exists():
             shutil.rmtree(root, ignore_errors=True)

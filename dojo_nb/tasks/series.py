@@ -61,6 +61,11 @@ class SeriesSpec:
     def source(self) -> pd.Series:
         return self.load_source().astype(float).interpolate().dropna()
 
+    def rows(self) -> tuple[int, int]:
+        """Train and test rows at the current task size."""
+        n = scaled(self.n_series, floor=80)
+        return n * (self.length - self.horizon), n * self.horizon
+
     def _model(self) -> dict:
         y = self.source().to_numpy()
         x = np.sqrt(np.maximum(y, 0)) if self.sqrt else y
@@ -77,7 +82,7 @@ class SeriesSpec:
         rng = np.random.default_rng(seed)
         m = self._model()
         x, smooth, profile, coef, sigma = m["x"], m["smooth"], m["profile"], m["coef"], m["sigma"]
-        n, length, burn = scaled(self.n_series, floor=20), self.length, 200
+        n, length, burn = scaled(self.n_series, floor=80), self.length, 200
         out = np.empty((n, length))
         for i in range(n):
             start = int(rng.integers(0, max(1, len(x) - length)))

@@ -25,6 +25,11 @@ def generate(seed: int) -> pd.DataFrame:
     return frame
 
 
+def rows() -> tuple[int, int]:
+    """Train and test rows: the same at every task size (the suite's small task)."""
+    return 2100, 900
+
+
 def load_source() -> pd.DataFrame:
     """The generator at its documented example seed (11): a legitimate, unrelated draw."""
     return generate(11)

@@ -36,8 +36,7 @@ def test_rewards_sum_to_best_public_position_and_resubmit_earns_nothing(copy_sam
     assert obs["grading"]["valid"] is True, obs
     pos_model = obs["grading"]["public_position_score"]
     assert r_model == pytest.approx(max(0.0, pos_model - g["public_position_score"]))
-    has_board = (env.task.folder / "leaderboard.csv").is_file()
-    if env.task_id == "penguins-species" and has_board:  # a forest beats uniform probabilities
+    if env.task_id == "penguins-species":  # a forest beats uniform probabilities
         assert r_model > 0
     # a broken file: graded invalid, no reward, the episode goes on
     env.step({"type": "execute_code", "code": "open(SUBMISSION_PATH, 'w').write('garbage\\n')"})

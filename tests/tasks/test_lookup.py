@@ -154,10 +154,6 @@ def _attacks(task, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.Data
 
 
 
-@pytest.fixture(autouse=True)
-def _full_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tasks as published: the leaderboards were made at full size."""
-    monkeypatch.setenv("DOJO_NB_TASK_SIZE", "full")
 
 @pytest.mark.parametrize("task", TASKS, ids=[t.id for t in TASKS])
 def test_answers_are_out_of_reach(task, tmp_path: Path) -> None:
