@@ -77,6 +77,32 @@ def show_cmd(task_id: str) -> None:
         console.print("medal thresholds (private score): " + ", ".join(f"{k} {v:.5g}" for k, v in t.items()))
 
 
+@tasks_app.command("leaderboard")
+def leaderboard_cmd(task_id: str) -> None:
+    """Show a task's leaderboard (a built-in task's: its references on this installation's draw)."""
+    import pandas as pd
+
+    from dojo_nb.tasks.leaderboard_build import board_path, builds_reference_board
+
+    task = _load(task_id)
+    board = task.leaderboard()
+    path = board_path(task.prepare()) if builds_reference_board(task) else task.folder / "leaderboard.csv"
+    if not path.is_file():
+        console.print(f"[yellow]{task.id} has no leaderboard[/yellow]")
+        raise typer.Exit(1)
+    frame = pd.read_csv(path)
+    medals = {"gold": "[yellow]gold[/yellow]", "silver": "silver", "bronze": "[dark_orange]bronze[/dark_orange]"}
+    table = Table(title=f"{task.id}: {task.metric} ({'lower' if task.lower_is_better else 'higher'} is better), {len(frame)} entries")
+    for col in ("#", "entry", "private score", "public score", "medal"):
+        table.add_column(col, justify="right" if col in ("#", "private score", "public score") else "left")
+    for i, row in enumerate(frame.itertuples(index=False), start=1):
+        public = getattr(row, "publicScore", float("nan"))
+        table.add_row(str(i), str(row.teamName), f"{row.score:.6g}", f"{public:.6g}",
+                      medals.get(board.medal(float(row.score)) or "", ""))
+    console.print(table)
+    console.print(f"[dim]{path}[/dim]")
+
+
 @tasks_app.command("prepare")
 def prepare_cmd(task_id: Optional[str] = typer.Argument(None), all_tasks: bool = typer.Option(False, "--all"),
                 force: bool = typer.Option(False, help="prepare again even if cached")) -> None:
