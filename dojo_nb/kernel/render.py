@@ -174,15 +174,16 @@ def render_error(error: Mapping[str, Any]) -> str:
 
 
 def truncate_middle(text: str, max_chars: int) -> str:
-    """Keep the head and the tail of a long text, with a marker saying how much was cut."""
+    """Head and tail of a long text (60/40), with a marker saying how much was cut.
+
+    The one truncation of the project: observations, the agent's view and the LLM agent's
+    history all cut text this way (record/view.py re-exports it)."""
     if max_chars <= 0 or len(text) <= max_chars:
         return text
-    keep = max(max_chars - 80, 2)
-    head_n = keep // 2
-    tail_n = keep - head_n
-    cut = len(text) - head_n - tail_n
-    head, tail = text[:head_n], text[len(text) - tail_n :]
-    return f"{head}\n... [{cut} characters cut] ...\n{tail}"
+    head = int(max_chars * 0.6)
+    tail = max(0, max_chars - head)
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n... [{cut} characters cut] ...\n{text[len(text) - tail:] if tail else ''}"
 
 
 def render_text(

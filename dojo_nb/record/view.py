@@ -13,22 +13,13 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from dojo_nb.kernel.render import truncate_middle  # the one truncation; re-exported for the agent's view
 from dojo_nb.record.metadata import CellMeta
 
 #: The variables the parameters cell defines, in its order.
 KERNEL_VARIABLES = ("INPUT_DIR", "WORKING_DIR", "SUBMISSION_PATH", "SEED")
 _EVENT_HEAD = re.compile(r"^\*\*dojo · [^*]+\*\* — ?")
 _FENCED = re.compile(r"\n\n(`{3,})text\n(.*)\n\1\s*$", re.S)
-
-
-def truncate_middle(text: str, max_chars: int) -> str:
-    """Head and tail of `text` (60/40), with a marker saying how much was cut."""
-    if len(text) <= max_chars:
-        return text
-    head = int(max_chars * 0.6)
-    tail = max(0, max_chars - head)
-    cut = len(text) - head - tail
-    return f"{text[:head]}\n... [{cut} characters cut] ...\n{text[len(text) - tail:] if tail else ''}"
 
 
 def truncate_end(text: str, max_chars: int) -> str:

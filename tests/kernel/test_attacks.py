@@ -311,14 +311,21 @@ def test_dojo_nb_itself_is_masked_where_a_bound_folder_holds_it(monkeypatch: pyt
 
 def test_no_file_of_the_catalogue_or_of_dojo_nb_is_anywhere_in_the_sandbox(hostile: SyncKernelSession) -> None:
     """Walk the kernel's whole file system: no byte-for-byte copy of any task file (prepare.py,
-    config, leaderboard) or of dojo_nb's own modules exists in it."""
+    config), of dojo_nb's own modules, of a prepared task's answers or leaderboard, or of the
+    installation's secret exists in it."""
     import hashlib
 
     import dojo_nb
     from dojo_nb import paths
+    from dojo_nb.tasks import load_task
+    from dojo_nb.tasks.secret import secret_path
 
     wanted: dict[int, set[str]] = {}
-    roots = [paths.catalogue_dir(), Path(dojo_nb.__file__).resolve().parent]
+    private = load_task("synthetic-binary-logloss").prepare().private_dir
+    assert (private / "answers.csv").is_file() and (private / "leaderboard.csv").is_file()
+    secret = secret_path().read_bytes()
+    wanted[len(secret)] = {hashlib.sha256(secret).hexdigest()}
+    roots = [paths.catalogue_dir(), Path(dojo_nb.__file__).resolve().parent, private]
     for root in roots:
         for path in root.rglob("*"):
             if path.is_file() and not path.is_symlink() and 64 <= path.stat().st_size <= 2_000_000 \

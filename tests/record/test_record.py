@@ -110,9 +110,10 @@ def test_one_error_type_for_every_reader(tmp_path: Path) -> None:
 
 def test_one_truncate_middle() -> None:
     from dojo_nb.agents import llm
+    from dojo_nb.kernel import render
     from dojo_nb.record import view
 
-    assert llm.truncate_middle is view.truncate_middle
+    assert llm.truncate_middle is view.truncate_middle is render.truncate_middle
 
 
 def test_no_module_of_the_package_is_over_500_lines() -> None:
