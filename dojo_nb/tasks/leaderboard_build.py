@@ -23,9 +23,11 @@ from rich.errors import LiveError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dojo_nb.tasks.prepare import PreparedData
+from dojo_nb.tasks.reference import LADDER_VERSION, ladder
 from dojo_nb.tasks.spec import Task
 
 BOARD_NAME = "leaderboard.csv"
+LADDER_STAMP = "leaderboard.ladder"  # which ladder made the board: another one means rebuild
 REFERENCES = "references"
 
 
@@ -46,7 +48,6 @@ def _progress() -> Progress:
 def build_reference_board(task: Task, data: PreparedData) -> pd.DataFrame:
     """Run the ladder on `data`, score every rung, write the board into `data`'s private folder."""
     from dojo_nb.tasks.grading import public_private_scores
-    from dojo_nb.tasks.reference import ladder
 
     train = pd.read_csv(data.public_dir / "train.csv")
     test = pd.read_csv(data.public_dir / "test.csv")
@@ -77,13 +78,15 @@ def build_reference_board(task: Task, data: PreparedData) -> pd.DataFrame:
     tmp_file = target.with_name(f".{BOARD_NAME}.{os.getpid()}.{secrets.token_hex(4)}")
     board.to_csv(tmp_file, index=False)
     os.replace(tmp_file, target)  # atomic: a reader sees no board or the whole board
+    (data.private_dir / LADDER_STAMP).write_text(LADDER_VERSION)
     return board
 
 
 def ensure_reference_board(task: Task, data: PreparedData) -> Path:
-    """The board's path, building it if a preparation made before boards lived here lacks one."""
+    """The board's path, building it when the cache has none or one made by another ladder."""
     path = board_path(data)
-    if not path.is_file():
+    stamp = data.private_dir / LADDER_STAMP
+    if not path.is_file() or not stamp.is_file() or stamp.read_text().strip() != LADDER_VERSION:
         build_reference_board(task, data)
     return path
 
