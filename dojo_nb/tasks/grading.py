@@ -222,6 +222,9 @@ def _expected_columns(task: Task, data: PreparedData) -> int | None:
 def _limited(func: str, task: Task, submission: str | Path, limits: GradeLimits | None) -> Any:
     """Run `func` in a limited child after the header pre-check; an _Invalid says why not."""
     data = prepare_task(task)  # the task's own preparation: trusted, and not the submission's time
+    from dojo_nb.tasks.leaderboard_build import builds_reference_board, ensure_reference_board
+    if builds_reference_board(task):  # so is building the board (a stale cache's), never in the child
+        ensure_reference_board(task, data)
     problem = header_problem(Path(submission), _expected_columns(task, data),
                              int(task.max_submission_mb * 1024 * 1024))
     if problem:
