@@ -19,16 +19,19 @@ _STYLE = {"ok": "green", "missing": "red", "degraded": "yellow"}
 
 
 def doctor_table(report) -> Table:  # noqa: ANN001 - a dojo_nb.doctor.Report
-    """One row per capability; required ones are marked, fixes in their own column."""
+    """One row per capability (required ones marked *), the fix under what was found: a
+    column of fixes would sit empty on every ok row."""
     table = Table(title=f"dojo-nb doctor (backend {report.backend})", box=box.SIMPLE_HEAD)
     table.add_column("capability", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("what was found", ratio=3)
-    table.add_column("fix", ratio=2)
+    table.add_column("what was found, and the fix")
     for c in report.checks:
-        name = c.name + (" *" if c.required else "")
-        table.add_row(Text(name), Text(c.status, style=_STYLE.get(c.status, "")), Text(c.detail),
-                      Text(c.fix if c.status != "ok" else ""))
+        found = Text(c.detail)
+        if c.status != "ok" and c.fix:
+            found.append("\nfix: ", style="bold cyan")
+            found.append(c.fix, style="cyan")
+        table.add_row(Text(c.name + (" *" if c.required else "")), Text(c.status, style=_STYLE.get(c.status, "")),
+                      found)
     return table
 
 

@@ -129,5 +129,5 @@ def test_the_table_for_people(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "dojo_nb.cli", "doctor"], capture_output=True, text=True,
                           env=_env(PATH=_bare_path(tmp_path), DOCKER_HOST=NO_ENGINE), timeout=240)
     assert done.returncode == 1
-    for word in ("capability", "bubblewrap *", "missing", "apt-get install -y", "not ready", "extra ["):
+    for word in ("capability", "bubblewrap *", "missing", "fix: apt-get install -y", "not ready", "extra ["):
         assert word in done.stdout, (word, done.stdout)
