@@ -14,7 +14,7 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from dojo_nb.commands.episode import UNSAFE_HELP
-from dojo_nb.commands.run_table import summary_view
+from dojo_nb.run_table import summary_view
 
 console = Console()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dojo_nb.commands.run_table import summary_view
+from dojo_nb.run_table import summary_view
 from dojo_nb.runner import EpisodeOutcome
 
 REPO = Path(__file__).resolve().parents[2]
