@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import warnings
+from typing import TextIO
 
 import typer
 
@@ -15,7 +18,7 @@ app = typer.Typer(
 
 # Each module in dojo_nb.commands exposes `register(app)`. A module that fails to import
 # stops the command line with its reason: a silently missing command hides a broken install.
-_COMMAND_MODULES = ["run", "tasks", "kernel", "episode", "export", "report"]
+_COMMAND_MODULES = ["run", "tasks", "kernel", "episode", "export", "report", "doctor"]
 
 
 class CommandImportError(ImportError):
@@ -48,7 +51,25 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _plain_sandbox_warnings() -> None:
+    """Show a `SandboxWarning` as its own one line on stderr: no "file:line:" of jupyter_client
+    and no source line, so a person reads it once, as dojo-nb's."""
+    from dojo_nb.kernel.bwrap import SandboxWarning
+
+    show = warnings.showwarning
+
+    def showwarning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, SandboxWarning):
+            print(f"warning: {message}", file=file or sys.stderr, flush=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = showwarning
+
+
 def main() -> None:
+    _plain_sandbox_warnings()
     app()
 
 

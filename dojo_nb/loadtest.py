@@ -86,7 +86,8 @@ def _actions(ep: int, n_steps: int, timeout_every: int) -> list[dict[str, Any]]:
 def _episode(task_id: str, backend: str, out: Path, ep: int, n_steps: int, timeout_every: int,
              cell_timeout_s: float) -> tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]:
     env = dojo_nb.make(task_id, backend=backend, out_dir=out / f"ep{ep:02d}", max_steps=n_steps + 5,
-                       cell_timeout_s=cell_timeout_s, episode_timeout_s=3600, agent_name="loadtest")
+                       cell_timeout_s=cell_timeout_s, episode_timeout_s=3600, agent_name="loadtest",
+                       allow_unsandboxed=True)  # its actions are this module's fixed cells, like the baseline's
     actions = _actions(ep, n_steps, timeout_every)
     observations = []
     try:

@@ -20,12 +20,14 @@ from dojo_nb.runner import EpisodeOutcome, StepCallback
 def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, backend: str | None = None,
                    replay: bool = True, on_step: StepCallback | None = None,
                    agent_kwargs: dict[str, Any] | None = None,
-                   sandbox_limits: dict[str, Any] | None = None) -> EpisodeOutcome:
+                   sandbox_limits: dict[str, Any] | None = None,
+                   allow_unsandboxed: bool | None = None) -> EpisodeOutcome:
     """Resume `episode_dir` and let `agent_name` (default: the episode's own agent) finish it.
 
     Raises `dojo_nb.env.ResumeError` (nothing written) when the folder cannot be resumed.
     """
     from dojo_nb.agents import load_agent
+    from dojo_nb.agents.base import is_builtin_baseline
     from dojo_nb.env import load_for_resume, resume
 
     root = Path(episode_dir).expanduser().resolve()
@@ -33,7 +35,8 @@ def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, ba
     t0 = time.monotonic()
     agent = load_agent(agent_name or meta.agent or "baseline", **(agent_kwargs or {}))
     limits = dict(sandbox_limits or {})
-    env, obs, info = resume(root, backend=backend, agent_name=agent.name, **limits)
+    allow = True if is_builtin_baseline(agent) else allow_unsandboxed
+    env, obs, info = resume(root, backend=backend, agent_name=agent.name, allow_unsandboxed=allow, **limits)
     outcome = EpisodeOutcome(env.task_id, root, steps=int(info["step"]), reward_sum=float(info["reward_sum"]))
     outcome.notes += list(getattr(env, "resume_notes", []) or [])
     try:

@@ -63,16 +63,23 @@ class EpisodeOutcome:
 
 def run_episode(task_id: str, agent_name: str = "baseline", *, out_dir: str | Path,
                 backend: str = "local", replay: bool = True, on_step: StepCallback | None = None,
-                agent_kwargs: dict[str, Any] | None = None, **env_kwargs: Any) -> EpisodeOutcome:
-    """One full episode of `agent_name` on `task_id`, written to `out_dir`."""
+                agent_kwargs: dict[str, Any] | None = None, allow_unsandboxed: bool | None = None,
+                **env_kwargs: Any) -> EpisodeOutcome:
+    """One full episode of `agent_name` on `task_id`, written to `out_dir`.
+
+    Only the built-in baseline runs on a backend that does not isolate it without
+    `allow_unsandboxed` (None: ``$DOJO_NB_UNSAFE_NO_SANDBOX`` decides)."""
     import dojo_nb
     from dojo_nb.agents import load_agent
+    from dojo_nb.agents.base import is_builtin_baseline
 
     t0 = time.monotonic()
     agent = load_agent(agent_name, **(agent_kwargs or {}))
     outcome = EpisodeOutcome(task_id, Path(out_dir))
     try:
-        env = dojo_nb.make(task_id, backend=backend, out_dir=Path(out_dir), agent_name=agent.name, **env_kwargs)
+        allow = True if is_builtin_baseline(agent) else allow_unsandboxed
+        env = dojo_nb.make(task_id, backend=backend, out_dir=Path(out_dir), agent_name=agent.name,
+                           allow_unsandboxed=allow, **env_kwargs)
     except Exception as exc:  # noqa: BLE001 - bad limits, no GPU here: nothing started
         outcome.start_error = outcome.error = f"{type(exc).__name__}: {exc}"
         outcome.elapsed_s = time.monotonic() - t0

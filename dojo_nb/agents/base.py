@@ -13,6 +13,8 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 ENTRY_POINT_GROUP = "dojo_nb.agents"
+#: The one agent trusted to run without a sandbox: its code is ours, fixed, and has no model.
+BUILTIN_BASELINE = "dojo_nb.agents.baseline:BaselineAgent"
 
 
 @runtime_checkable
@@ -31,6 +33,19 @@ class Agent(Protocol):
 def available_agents() -> dict[str, str]:
     """Registered agent names and the objects they point to."""
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def is_builtin_baseline(agent: Any) -> bool:
+    """True only for dojo-nb's own baseline (an instance, or a name that resolves to it).
+
+    A third-party entry point that calls itself "baseline" is not it: the class decides."""
+    if isinstance(agent, str):
+        matches = [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == agent]
+        target = matches[0] if matches else agent
+        return target.replace(" ", "") == BUILTIN_BASELINE
+    from dojo_nb.agents.baseline import BaselineAgent
+
+    return type(agent) is BaselineAgent
 
 
 def load_agent(name: str, **kwargs: Any) -> Agent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -12,6 +13,8 @@ from rich.table import Table
 console = Console()
 
 GPUS_HELP = "NVIDIA GPUs for the kernel: all or a count (default: none)"
+UNSAFE_HELP = ("let a non-baseline agent's code run on a backend that cannot sandbox it (local without "
+               "bubblewrap): it can read your files and use the network. Only for code you trust")
 
 
 def parse_gpus(value: Optional[str]) -> dict:
@@ -69,6 +72,7 @@ def resume_cmd(
     backend: Optional[str] = typer.Option(None, help="default: the episode's own"),
     replay: bool = typer.Option(True, "--replay/--no-replay", help="re-run solution.ipynb with papermill at the end"),
     gpus: Optional[str] = typer.Option(None, "--gpus", help=GPUS_HELP),
+    unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox", help=UNSAFE_HELP),
 ) -> None:
     """Continue an episode whose driver died: rebuild the kernel from its solution cells, then go on.
 
@@ -78,10 +82,13 @@ def resume_cmd(
 
     from dojo_nb.commands.run import _summary_table
     from dojo_nb.env import ResumeError
+    from dojo_nb.kernel.backends import UNSAFE_ENV, NotIsolated
     from dojo_nb.kernel.gpus import GpuUnavailable
     from dojo_nb.resuming import resume_episode
 
     limits = parse_gpus(gpus)
+    if unsafe_no_sandbox:
+        os.environ[UNSAFE_ENV] = "1"  # what the agent opens itself (search nodes) is allowed too
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
     bar = progress.add_task(f"{episode_dir}: rebuilding the kernel state", total=None)
@@ -92,7 +99,10 @@ def resume_cmd(
     try:
         with progress:
             outcome = resume_episode(episode_dir, agent, backend=backend, replay=replay, on_step=on_step,
-                                     sandbox_limits=limits)
+                                     sandbox_limits=limits, allow_unsandboxed=unsafe_no_sandbox or None)
+    except NotIsolated as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     except (ResumeError, ValueError, GpuUnavailable) as exc:
         console.print(f"[red]cannot resume:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

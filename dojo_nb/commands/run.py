@@ -4,42 +4,48 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.live import Live
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+
+from dojo_nb.commands.episode import UNSAFE_HELP
+from dojo_nb.run_table import summary_view
 
 console = Console()
 
 _STATUS_STYLE = {"ok": "green", "error": "red", "timeout": "yellow", "crashed": "magenta", "invalid_action": "red"}
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
+def _summary_table(outcomes) -> RenderableType:
+    """The run summary, fitted to this terminal (see `run_table`)."""
+    return summary_view(list(outcomes), console.width)
 
 
-def _summary_table(outcomes) -> Table:
-    table = Table(title="dojo-nb run")
-    for col in ("task", "steps", "valid", "public pos.", "private score", "private pos.", "medal", "replay", "time"):
-        table.add_column(col, justify="right" if col not in ("task", "medal", "replay") else "left")
-    for o in outcomes:
-        final = o.final or {}
-        replay = o.replay or {}
-        rep = "-" if not o.replay else ("[green]reproduced[/green]" if replay.get("reproduced") else f"[red]no[/red] {replay.get('message', '')[:40]}")
-        valid = "[green]yes[/green]" if o.valid else f"[red]no[/red] {(o.error or final.get('message') or '')[:40]}"
-        table.add_row(o.task_id, str(o.steps), valid, _fmt(final.get("public_position_score"), 3),
-                      _fmt(final.get("private_score")), _fmt(final.get("private_position_score"), 3),
-                      final.get("medal") or "-", rep, f"{o.elapsed_s:.0f}s")
-    return table
+def refuse_unisolated(agent: str, backend: str, unsafe: bool) -> None:
+    """Stop before anything starts when a non-baseline agent would run unsandboxed (exit 2).
+
+    `--unsafe-no-sandbox` also sets $DOJO_NB_UNSAFE_NO_SANDBOX, so the episodes an agent opens
+    itself (the search agent's nodes) and Ray workers started from here get the same answer."""
+    from dojo_nb.agents.base import is_builtin_baseline
+    from dojo_nb.kernel import backends
+
+    if unsafe:
+        os.environ[backends.UNSAFE_ENV] = "1"
+        return
+    if is_builtin_baseline(agent):
+        return
+    try:
+        backends.require_isolation(backend, None, who=f"the {agent!r} agent")
+    except backends.NotIsolated as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    except (ValueError, backends.BackendUnavailable):
+        return  # an unknown or unusable backend: the episode's start says so, with its reason
 
 
 def run_cmd(
@@ -64,6 +70,7 @@ def run_cmd(
                                               "holding the API key (default DOJO_NB_API_KEY, then OPENAI_API_KEY)"),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="NVIDIA GPUs for each kernel: all or a count "
                                                             "(default: none)"),
+    unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox", help=UNSAFE_HELP),
 ) -> None:
     """Run an agent on a task (or on every task of a split) and write the notebooks."""
     from dojo_nb.commands.episode import parse_gpus
@@ -74,12 +81,15 @@ def run_cmd(
         raise typer.BadParameter("give exactly one of --task ID or --split train|eval")
     if engine == "ray" and task:
         raise typer.BadParameter("--engine ray runs a split: give --split (and --limit N for a few tasks)")
+    refuse_unisolated(agent, backend, unsafe_no_sandbox)
     env_kwargs = dict(backend=backend, replay=replay, max_steps=max_steps, cell_timeout_s=cell_timeout,
                       episode_timeout_s=episode_timeout, **parse_gpus(gpus))
     agent_kwargs = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env))
                     if v is not None}
     if agent_kwargs:  # only agents that take them (llm, search) get them
         env_kwargs["agent_kwargs"] = agent_kwargs
+    if unsafe_no_sandbox:
+        env_kwargs["allow_unsandboxed"] = True
     t0 = time.monotonic()
     if task:
         try:

@@ -36,6 +36,7 @@ from dojo_nb.env.sandbox import check_limits, new_episode_dir, open_sandbox, set
 from dojo_nb.env.spaces import ActionSpace, ObservationSpace, observation
 from dojo_nb.env.state import Budgets, EpisodeState, utc_now
 from dojo_nb.env.scoring import FINAL_RULE
+from dojo_nb.kernel.backends import require_isolation
 from dojo_nb.record import layout
 from dojo_nb.record.load import UnsafeRecordError, load_episode
 from dojo_nb.record.metadata import CellMeta
@@ -60,7 +61,7 @@ class DojoEnv(gymnasium.Env):
                  cell_timeout_s: float = 600.0, episode_timeout_s: float = 3600.0,
                  out_dir: str | os.PathLike[str] | None = None, agent_name: str | None = None,
                  seed: int = 0, render_mode: str | None = None, pool: Any = None,
-                 **sandbox_limits: Any) -> None:
+                 allow_unsandboxed: bool | None = None, **sandbox_limits: Any) -> None:
         from dojo_nb.tasks import load_task
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -70,6 +71,9 @@ class DojoEnv(gymnasium.Env):
         if not float(cell_timeout_s) > 0 or not float(episode_timeout_s) > 0:
             raise ValueError("cell_timeout_s and episode_timeout_s must be positive")
         check_limits(sandbox_limits)
+        # Safe by default: whoever picks the actions (a model, a search, a script) gets a
+        # confined kernel, or an explicit opt-in (None: $DOJO_NB_UNSAFE_NO_SANDBOX decides).
+        require_isolation(backend, allow_unsandboxed, who="an agent's code")
         self.task = load_task(task_id)
         self.task_id = str(self.task.id or task_id)
         self.backend = backend

@@ -14,6 +14,7 @@ on first use.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from typing import Any, ClassVar
 
@@ -34,8 +35,17 @@ KERNEL_ARGV = [
 ]
 
 
+#: Set to 1 to let agents' code run on a backend that does not isolate it (what the CLI's
+#: ``--unsafe-no-sandbox`` sets, so the search agent's own episodes and Ray workers see it too).
+UNSAFE_ENV = "DOJO_NB_UNSAFE_NO_SANDBOX"
+
+
 class BackendUnavailable(RuntimeError):
     """The backend cannot start kernels on this machine (the message says why)."""
+
+
+class NotIsolated(BackendUnavailable):
+    """Refused: the backend would run untrusted code unconfined, and nobody opted in."""
 
 
 class Backend:
@@ -46,6 +56,11 @@ class Backend:
 
     def unavailable_reason(self) -> str | None:
         """None when kernels can start here, else one line saying why not."""
+        return None
+
+    def isolation_gap(self) -> str | None:
+        """None when kernels are confined (files, network, uid), else why not: safe-by-default
+        refuses agents' code on such a backend. A backend is expected to isolate."""
         return None
 
     def paths(self, spec: SandboxSpec) -> SandboxPaths:
@@ -105,6 +120,35 @@ def get(name: str) -> Backend:
         known = ", ".join(names()) or "none"
         raise ValueError(f"unknown backend {name!r} (registered: {known})")
     return _REGISTRY[name]()
+
+
+def unsafe_allowed_by_env() -> bool:
+    """True when ``$DOJO_NB_UNSAFE_NO_SANDBOX`` opts this process in to unconfined kernels."""
+    return os.environ.get(UNSAFE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def refusal_message(backend: str, gap: str, who: str = "this agent") -> str:
+    """The one message a refused start prints: what is wrong and every way out."""
+    return (f"dojo-nb: refusing to run {who} on the {backend!r} backend: {gap}, so its code would run "
+            "WITHOUT a sandbox (your files, your network). To get isolation: install bubblewrap "
+            "(Debian/Ubuntu: sudo apt-get install bubblewrap, or `dojo-nb doctor --fix` as root), or use "
+            "`--backend docker`. For code you trust, pass --unsafe-no-sandbox "
+            f"(Python: make(..., allow_unsandboxed=True), or ${UNSAFE_ENV}=1). `dojo-nb doctor` shows what "
+            "this machine can do.")
+
+
+def require_isolation(backend: str | Backend, allow_unsandboxed: bool | None = None,
+                      who: str = "this agent") -> None:
+    """Raise `NotIsolated` unless `backend` confines kernels or the caller opted out.
+
+    `allow_unsandboxed` None defers to ``$DOJO_NB_UNSAFE_NO_SANDBOX``."""
+    be = get(backend) if isinstance(backend, str) else backend
+    gap = be.isolation_gap()
+    if gap is None:
+        return
+    allowed = unsafe_allowed_by_env() if allow_unsandboxed is None else allow_unsandboxed
+    if not allowed:
+        raise NotIsolated(refusal_message(be.name, gap, who))
 
 
 class DojoKernelManager(AsyncKernelManager):

@@ -13,7 +13,6 @@ file system exists for it. Under a root driver the kernel runs as an unprivilege
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import site
@@ -25,7 +24,6 @@ from pathlib import Path
 from dojo_nb.kernel.spec import EPISODE_MOUNT, SandboxSpec
 from dojo_nb.kernel.users import SandboxUser
 
-log = logging.getLogger(__name__)
 
 #: Set to 1 to run local kernels without bubblewrap (tests of the weaker path, or machines
 #: where user namespaces are forbidden).
@@ -51,20 +49,26 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def no_bwrap_reason() -> str:
+    """Why local kernels go without bubblewrap (only meaningful when `bwrap_path` is None)."""
+    return f"${NO_BWRAP_ENV} is set" if os.environ.get(NO_BWRAP_ENV) else "bwrap is not installed"
+
+
+def say(msg: str, stacklevel: int = 3) -> None:
+    """Warn through Python's warnings only (filterable, testable); the CLI prints them as one
+    plain line. Logging the same text too is what printed it twice."""
+    warnings.warn(msg, SandboxWarning, stacklevel=stacklevel + 1)
+
+
 def warn_no_bwrap() -> None:
     """Say once per process, clearly, that kernels run without file-system or network isolation."""
     global _warned
     if _warned:
         return
     _warned = True
-    why = f"${NO_BWRAP_ENV} is set" if os.environ.get(NO_BWRAP_ENV) else "bwrap is not installed"
-    msg = (
-        f"dojo-nb: {why}, so local kernels run WITHOUT a sandbox: they can read any file "
+    say(f"dojo-nb: {no_bwrap_reason()}, so local kernels run WITHOUT a sandbox: they can read any file "
         "this user can and use the network; only process limits apply. Install bubblewrap "
-        "(Debian/Ubuntu: apt-get install bubblewrap) for the isolated local sandbox."
-    )
-    log.warning(msg)
-    warnings.warn(msg, SandboxWarning, stacklevel=3)
+        "(Debian/Ubuntu: apt-get install bubblewrap) for the isolated local sandbox.")
 
 
 def python_dirs() -> list[str]:

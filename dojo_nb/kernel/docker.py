@@ -18,7 +18,6 @@ driver's kernels stop by themselves within `HEARTBEAT_MAX_AGE_S`.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import re
 import shutil
@@ -27,7 +26,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +54,9 @@ def _say_once(msg: str) -> None:
     """Warn once per process that a limit does not hold here, instead of pretending."""
     if msg not in _said:
         _said.add(msg)
-        logging.getLogger(__name__).warning(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        from dojo_nb.kernel.bwrap import say
+
+        say(msg, stacklevel=3)
 
 
 def _client():

@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,8 @@ from traitlets import Dict
 
 from dojo_nb import paths
 from dojo_nb.kernel import backends, cgroups, disk, sockets, users
-from dojo_nb.kernel.bwrap import SandboxWarning, bwrap_argv, bwrap_path, warn_no_bwrap
+from dojo_nb.kernel.bwrap import bwrap_argv, bwrap_path, no_bwrap_reason, warn_no_bwrap
+from dojo_nb.kernel.bwrap import say as bwrap_say
 from dojo_nb.kernel.disk import EpisodeDisk
 from dojo_nb.kernel.limits import make_preexec, pick_cpus, thread_env
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
@@ -48,6 +48,9 @@ class LocalBackend(backends.Backend):
 
     name = "local"
     provisioner_name = "dojo-local"
+
+    def isolation_gap(self) -> str | None:
+        return None if bwrap_path() else no_bwrap_reason()
 
     def paths(self, spec: SandboxSpec) -> SandboxPaths:
         return SandboxSpec.mounted_paths() if bwrap_path() else spec.host_paths()
@@ -299,6 +302,4 @@ def say_weak_limits(spec: SandboxSpec) -> None:
     for line in weak_limits(spec):
         if line not in _said:
             _said.add(line)
-            msg = f"dojo-nb local sandbox: {line}"
-            log.warning(msg)
-            warnings.warn(msg, SandboxWarning, stacklevel=4)
+            bwrap_say(f"dojo-nb local sandbox: {line}", stacklevel=4)
