@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CI: the README's first two commands, pasted into a clean checkout on a fresh Debian/Ubuntu
 # machine (as root, bubblewrap NOT yet installed), must end in a sandboxed episode.
-# Run it before anything else installs bubblewrap; it uses its own venv and clone.
+# Run it before anything else installs bubblewrap; it uses its own venv and clone. Not part of
+# .ci/run (a second full install and a first-time prepare cost minutes CI does not have):
+# run it by hand on a fresh machine, `bash .ci/first-contact.sh`.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/dojo-first-contact.XXXXXX)"
