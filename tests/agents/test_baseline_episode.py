@@ -41,6 +41,7 @@ def test_whole_episode_with_replay(tmp_path: Path) -> None:
     assert summary["replay"] == "replay.json"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1200)  # 16 whole episodes, two at a time: minutes on a shared 2-core machine
 def test_baseline_reaches_a_valid_submission_on_every_task(tmp_path: Path) -> None:
     ids = [t.id for t in list_tasks()]

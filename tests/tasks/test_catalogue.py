@@ -13,6 +13,9 @@ from dojo_nb.tasks.secret import SECRET_NAME, secret_path, task_seed
 from dojo_nb.tasks.size import published_rows
 
 TASKS = list_tasks()
+#: One task per family runs in the default `pytest`; every task (new ones too) in `pytest -m slow`.
+QUICK = {"synthetic-binary-logloss", "iris-species", "penguins-body-mass", "co2-forecast", "digits-pixels"}
+EVERY_TASK = [t if t.id in QUICK else pytest.param(t, marks=pytest.mark.slow) for t in TASKS]
 
 
 
@@ -43,7 +46,7 @@ def test_unknown_task_lists_known_ids() -> None:
         load_task("no-such-task")
 
 
-@pytest.mark.parametrize("task", TASKS, ids=[t.id for t in TASKS])
+@pytest.mark.parametrize("task", EVERY_TASK, ids=[t.id for t in TASKS])
 def test_task_end_to_end(task, tmp_path: Path) -> None:
     data = task.prepare()
     for name in ("train.csv", "test.csv", "sample_submission.csv"):

@@ -25,6 +25,9 @@ from dojo_nb.tasks.reference import feature_columns
 from dojo_nb.tasks.secret import task_seed
 
 TASKS = [t for t in list_tasks() if t.source == "builtin"]
+#: One task per family runs in the default `pytest`; every task (new ones too) in `pytest -m slow`.
+QUICK = {"synthetic-binary-logloss", "iris-species", "penguins-body-mass", "co2-forecast", "digits-pixels"}
+EVERY_TASK = [t if t.id in QUICK else pytest.param(t, marks=pytest.mark.slow) for t in TASKS]
 GUESSED_SEEDS = (0, 1, 42)
 
 
@@ -155,7 +158,7 @@ def _attacks(task, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.Data
 
 
 
-@pytest.mark.parametrize("task", TASKS, ids=[t.id for t in TASKS])
+@pytest.mark.parametrize("task", EVERY_TASK, ids=[t.id for t in TASKS])
 def test_answers_are_out_of_reach(task, tmp_path: Path) -> None:
     assert task.source_dataset.get("package") and task.source_dataset.get("loader"), "config.yaml names no source"
     assert task.source_dataset["package"] in task.description or task.source_dataset["loader"] in task.description, \
