@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +46,30 @@ def _progress() -> Progress:
                     console=Console(stderr=True), transient=True)
 
 
+def prepare_jobs() -> int:
+    """Worker processes for the ladder: two where there are two cores (DOJO_NB_PREPARE_JOBS overrides)."""
+    value = os.environ.get("DOJO_NB_PREPARE_JOBS", "").strip()
+    if value:
+        return max(1, int(value))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _predict(ref, train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    return ref.predict(train, test)
+
+
+def _predictions(refs: list, train: pd.DataFrame, test: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """Each rung's submission, in ladder order; rungs run in parallel worker processes (loky:
+    fresh interpreters, so no lock of the driver's threads is inherited) when more than one job."""
+    jobs = prepare_jobs()
+    if jobs == 1:
+        return (_predict(ref, train, test) for ref in refs)
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=jobs, backend="loky", return_as="generator")(
+        delayed(_predict)(ref, train, test) for ref in refs)
+
+
 def build_reference_board(task: Task, data: PreparedData) -> pd.DataFrame:
     """Run the ladder on `data`, score every rung, write the board into `data`'s private folder."""
     from dojo_nb.tasks.grading import public_private_scores
@@ -63,8 +88,8 @@ def build_reference_board(task: Task, data: PreparedData) -> pd.DataFrame:
         bar = shown.add_task(f"{task.id}: leaderboard from references", total=len(refs)) if shown else None
         with tempfile.TemporaryDirectory(prefix="dojo-refs-") as tmp:
             path = Path(tmp) / "submission.csv"
-            for ref in refs:
-                ref.predict(train, test).to_csv(path, index=False)
+            for ref, sub in zip(refs, _predictions(refs, train, test)):
+                sub.to_csv(path, index=False)
                 public, private = public_private_scores(task, path, data)
                 rows.append({"teamName": f"ref-{ref.name}", "score": round(float(private), 8),
                              "publicScore": round(float(public), 8)})
