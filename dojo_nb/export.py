@@ -115,7 +115,8 @@ def reset_text(ep: EpisodeRecord) -> str:
     meta = ep.meta
     kernel_input = meta.kernel_paths.get("INPUT_DIR", "INPUT_DIR")
     files = view.input_listing(ep.layout.input_dir, str(kernel_input))
-    return view.reset_text(description_of(ep.nb), meta.kernel_paths, files, meta.budgets)
+    return view.reset_text(description_of(ep.nb), meta.kernel_paths, files, meta.budgets,
+                           rules=meta.rules, facts=meta.kernel_facts)
 
 
 def episode_metadata(ep: Episode, **extra: Any) -> dict[str, Any]:

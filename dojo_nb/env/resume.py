@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dojo_nb import safe_io
 from dojo_nb.env import scoring
-from dojo_nb.env.info import reset_text, step_info
+from dojo_nb.env.info import kernel_facts, reset_text, step_info
 from dojo_nb.env.sandbox import open_sandbox, set_prelude
 from dojo_nb.env.spaces import observation
 from dojo_nb.env.state import EpisodeState, utc_now
@@ -171,6 +171,8 @@ def resume_into(env: DojoEnv, episode_dir: str | os.PathLike[str]) -> tuple[dict
         event_markdown("resume", summary),
         {"action_type": "resume", "status": "error" if failed else "ok", "after_step": last_step,
          "rebuilt": rebuilt})
+    state.kernel_facts = kernel_facts(env)
+    traj.update_metadata(kernel_facts=state.kernel_facts)
     traj.save(record.layout.trajectory)
     obs = observation("error" if failed else "ok", action_type="resume", text=text + "\n\n" + reset_text(env),
                       cell_index=idx, steps_left=state.steps_left(env.budgets),
