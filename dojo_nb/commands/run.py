@@ -29,7 +29,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def _summary_table(outcomes) -> Table:
     table = Table(title="dojo-nb run")
-    for col in ("task", "steps", "valid", "public pos.", "private score", "private pos.", "medal", "replay", "time"):
+    for col in ("task", "steps", "valid", "public pos.", "private score", "private pos.", "gap closed", "medal",
+                "replay", "time"):
         table.add_column(col, justify="right" if col not in ("task", "medal", "replay") else "left")
     for o in outcomes:
         final = o.final or {}
@@ -38,7 +39,7 @@ def _summary_table(outcomes) -> Table:
         valid = "[green]yes[/green]" if o.valid else f"[red]no[/red] {(o.error or final.get('message') or '')[:40]}"
         table.add_row(o.task_id, str(o.steps), valid, _fmt(final.get("public_position_score"), 3),
                       _fmt(final.get("private_score")), _fmt(final.get("private_position_score"), 3),
-                      final.get("medal") or "-", rep, f"{o.elapsed_s:.0f}s")
+                      _fmt(final.get("gap_closed"), 3), final.get("medal") or "-", rep, f"{o.elapsed_s:.0f}s")
     return table
 
 
@@ -64,6 +65,13 @@ def run_cmd(
                                               "holding the API key (default DOJO_NB_API_KEY, then OPENAI_API_KEY)"),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="NVIDIA GPUs for each kernel: all or a count "
                                                             "(default: none)"),
+    max_submissions: int = typer.Option(5, "--max-submissions", min=1,
+                                        help="graded submits per episode (validate is free)"),
+    feedback: str = typer.Option("public", "--feedback", help="what a submit shows: public (rounded public "
+                                                             "score), validity (valid or not) or none"),
+    reward: str = typer.Option("position", "--reward", help="position (public position gains) or shaped "
+                                                           "(plus capped milestone bonuses; the end pays "
+                                                           "the private position)"),
 ) -> None:
     """Run an agent on a task (or on every task of a split) and write the notebooks."""
     from dojo_nb.commands.episode import parse_gpus
@@ -74,8 +82,15 @@ def run_cmd(
         raise typer.BadParameter("give exactly one of --task ID or --split train|eval")
     if engine == "ray" and task:
         raise typer.BadParameter("--engine ray runs a split: give --split (and --limit N for a few tasks)")
+    from dojo_nb.env.rules import Rules
+
+    try:
+        Rules.of(feedback, max_submissions, reward)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     env_kwargs = dict(backend=backend, replay=replay, max_steps=max_steps, cell_timeout_s=cell_timeout,
-                      episode_timeout_s=episode_timeout, **parse_gpus(gpus))
+                      episode_timeout_s=episode_timeout, max_submissions=max_submissions, feedback=feedback,
+                      reward=reward, **parse_gpus(gpus))
     agent_kwargs = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env))
                     if v is not None}
     if agent_kwargs:  # only agents that take them (llm, search) get them
@@ -93,7 +108,7 @@ def run_cmd(
         def on_step(task_id: str, step: int, obs: dict, reward: float, info: dict) -> None:
             status = obs.get("status", "?")
             style = _STATUS_STYLE.get(status, "white")
-            best = info.get("best_public_position_score", 0.0)
+            best = info.get("best_public_position_score") or 0.0
             progress.update(bar, description=f"{task_id}: step {step} {obs.get('action_type', '')} "
                                              f"[{style}]{status}[/{style}]  best public position {best:.3f}")
             if reward:
