@@ -15,11 +15,11 @@ from dojo_nb.tasks.prepare import prepare_task
 
 FIT = """\
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import HistGradientBoostingClassifier
 train = pd.read_csv(INPUT_DIR + '/train.csv'); test = pd.read_csv(INPUT_DIR + '/test.csv')
 target = [c for c in train.columns if c not in test.columns][0]
 feats = [c for c in test.columns if c != 'id' and pd.api.types.is_numeric_dtype(test[c])]
-model = LogisticRegression(max_iter=500).fit(train[feats], train[target])
+model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(train[feats], train[target])
 pred = pd.DataFrame({'id': test['id'], target: model.predict(test[feats])})
 pred.to_csv(SUBMISSION_PATH, index=False)
 """
@@ -88,8 +88,7 @@ def test_feedback_modes_show_no_score(tmp_path: Path, feedback: str) -> None:
     try:
         obs, info = env.reset()
         assert ("only whether the file is valid" if feedback == "validity" else "shows nothing") in obs["text"]
-        env.step({"type": "execute_code", "code": FIT.replace("LogisticRegression(max_iter=500)",
-                                                                "__import__('sklearn.tree').tree.DecisionTreeClassifier()")})
+        assert env.step({"type": "execute_code", "code": FIT})[0]["status"] == "ok"
         for final in (False, True):
             obs, reward, terminated, _, info = env.step({"type": "submit", "final": final})
             rewards.append(reward)
