@@ -144,6 +144,20 @@ def observe_step(env: DojoEnv, obs: dict[str, Any], valid_submission: bool, posi
     }
 
 
+def restore_progress(state: Any, steps: list[Any]) -> None:
+    """Milestones and totals as the trajectory recorded them (a resume pays no bonus twice)."""
+    prog = state.progress
+    for s in steps:
+        comps, durs = s.meta.reward_components, s.meta.durations
+        if isinstance(comps, dict):
+            for k in comps.get("new") or []:
+                if k in COMPONENTS:
+                    prog.reached.setdefault(k, s.step)
+        if isinstance(durs, dict):
+            prog.wall_total += float(durs.get("wall_s") or 0.0)
+            prog.cpu_total += float(durs.get("kernel_cpu_s") or 0.0)
+
+
 def baseline_cpu(env: DojoEnv) -> None:
     """Read the kernel's clock once at reset, so the first step's CPU time is its own."""
     if env.state.session is not None:
@@ -151,4 +165,4 @@ def baseline_cpu(env: DojoEnv) -> None:
 
 
 __all__ = ["CPU_EXPR", "KernelReading", "Progress", "STATE_EXPR", "baseline_cpu", "observe_step",
-           "printed_score", "read_kernel", "submission_on_disk"]
+           "printed_score", "read_kernel", "restore_progress", "submission_on_disk"]

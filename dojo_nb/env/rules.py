@@ -25,6 +25,10 @@ Rewards (``reward``):
   N`` for N entries), and the weights sum to at most 1. **Guarantee:** an episode's return
   is ``final private position + bonuses`` with ``0 <= bonuses < 1/N``, so an episode whose
   final submission ranks higher always earns more, whatever the other one's bonuses.
+
+The end's payment goes to the step that ended the episode (a final submit, the last step of
+a budget). An episode ended by ``close()`` or ``reset()`` has no such step: the payment is in
+``summary.json`` (``terminal_reward``, included in ``reward_sum``) only.
 """
 
 from __future__ import annotations
