@@ -4,11 +4,14 @@ position dominates; under ``position`` the return is the best public position re
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 import dojo_nb
+from dojo_nb.env.progress import restore_progress
+from dojo_nb.env.state import EpisodeState
 from dojo_nb.export import load_episode, rl_transitions
 from dojo_nb.tasks.gap import board_size
 
@@ -75,7 +78,12 @@ def test_position_return_is_the_best_public_position_and_durations_are_recorded(
         assert d["budget_share"] == pytest.approx(d["wall_s"] / 3600.0, abs=1e-6)
     fit = infos[1]["durations"]  # the model fit runs in the kernel: it costs kernel CPU
     assert fit["kernel_cpu_s"] > 0
-    transitions = rl_transitions(load_episode(root))
+    ep = load_episode(root)
+    transitions = rl_transitions(ep)
+    # What a resume reads back: the milestones already paid (so no bonus is paid twice).
+    state = EpisodeState()
+    restore_progress(state, ep.steps)
+    assert state.progress.reached == json.loads((root / "summary.json").read_text())["milestones"]
     assert [t["durations"]["wall_s"] for t in transitions] == [i["durations"]["wall_s"] for i in infos]
     assert sum(t["reward"] for t in transitions) == pytest.approx(total)
     assert last["final"]["gap_closed"] is not None and last["final"]["gap_closed"] > 0
