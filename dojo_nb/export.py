@@ -25,7 +25,12 @@ chat templates expect).
 RL (one JSON line per step): ``episode_id, step, observation`` (the text the agent acted on),
 ``action``, ``action_type``, ``reward``, ``next_observation``, ``status``, ``terminated``,
 ``truncated`` (on the last step: terminated after a final submit; truncated when a budget or
-the driver ended the episode).
+the driver ended the episode), ``durations`` (``wall_s``, ``kernel_cpu_s``, ``budget_share``:
+the step's share of the episode's time budget) and ``reward_components`` (the milestones seen
+after the step, `dojo_nb.env.progress`), both None for an episode recorded before they were.
+
+Episode metadata carries the final ``gap_closed`` (`dojo_nb.tasks.gap`) and ``medal``, the
+episode's rules (feedback, submission budget, reward mode) and its total durations.
 
 Episode folders may be crafted: their files are read through `dojo_nb.safe_io` (a link is
 refused, never followed), and the output is a fresh file renamed into place.
@@ -115,7 +120,8 @@ def reset_text(ep: EpisodeRecord) -> str:
     meta = ep.meta
     kernel_input = meta.kernel_paths.get("INPUT_DIR", "INPUT_DIR")
     files = view.input_listing(ep.layout.input_dir, str(kernel_input))
-    return view.reset_text(description_of(ep.nb), meta.kernel_paths, files, meta.budgets)
+    return view.reset_text(description_of(ep.nb), meta.kernel_paths, files, meta.budgets,
+                           rules=meta.rules, facts=meta.kernel_facts)
 
 
 def episode_metadata(ep: Episode, **extra: Any) -> dict[str, Any]:
@@ -128,7 +134,10 @@ def episode_metadata(ep: Episode, **extra: Any) -> dict[str, Any]:
         "score": final.get("private_score"), "public_score": final.get("public_score"),
         "position_score": final.get("private_position_score"), "medal": final.get("medal"),
         "valid": final.get("valid"), "steps": len(ep.steps), "end_reason": ep.end_reason,
-        "reward_sum": ep.meta.reward_sum,
+        "reward_sum": ep.meta.reward_sum, "terminal_reward": ep.meta.terminal_reward,
+        "gap_closed": final.get("gap_closed"), "reference_score": final.get("reference_score"),
+        "leaderboard_top": final.get("leaderboard_top"), "rules": ep.meta.rules,
+        "durations": _durations(ep),
         "reproduced": (ep.replay or {}).get("reproduced"),
         "unfinished": ep.end_reason is None,
     }
@@ -140,17 +149,25 @@ def episode_metadata(ep: Episode, **extra: Any) -> dict[str, Any]:
     return out
 
 
+def _durations(ep: Episode) -> dict[str, float] | None:
+    """The episode's wall and kernel CPU seconds, summed over its steps (None when unrecorded)."""
+    per = [s.meta.durations for s in ep.steps if isinstance(s.meta.durations, dict)]
+    if not per:
+        return None
+    return {k: round(sum(float(d.get(k) or 0.0) for d in per), 6) for k in ("wall_s", "kernel_cpu_s", "budget_share")}
+
+
 # --- SFT -----------------------------------------------------------------------------------------
 def sft_record(ep: Episode, *, markdown: str = "content", arguments: str = "string",
                system_prompt: str | None = None) -> dict[str, Any]:
     """One chat-format training record for an episode (see the module docstring)."""
-    from dojo_nb.agents.llm import SYSTEM_PROMPT, tool_definitions
+    from dojo_nb.agents.llm import system_prompt as prompt_for, tool_definitions
 
     if markdown not in ("content", "tool"):
         raise ValueError("markdown must be 'content' or 'tool'")
     if arguments not in ("string", "object"):
         raise ValueError("arguments must be 'string' or 'object'")
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt or SYSTEM_PROMPT},
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt or prompt_for(ep.meta.rules)},
                                       {"role": "user", "content": reset_text(ep)}]
     notes: list[str] = []
     skipped = 0
@@ -195,9 +212,15 @@ def rl_transitions(ep: Episode) -> list[dict[str, Any]]:
             "next_observation": after, "status": step.status,
             "terminated": bool(last and reason == "final_submit"),
             "truncated": bool(last and reason is not None and reason != "final_submit"),
+            "durations": _step_durations(step), "reward_components": step.meta.reward_components,
         })
         before = after
     return out
+
+
+def _step_durations(step: StepRecord) -> dict[str, Any] | None:
+    d = step.meta.durations
+    return {k: d.get(k) for k in ("wall_s", "kernel_cpu_s", "budget_share")} if isinstance(d, dict) else None
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ def _cells(o: Any) -> list[tuple[str, str]]:
             ("pub.pos", _fmt(final.get("public_position_score"), 3)),
             ("score", _fmt(final.get("private_score"))),
             ("pos", _fmt(final.get("private_position_score"), 3)),
+            ("gap", _fmt(final.get("gap_closed"), 3)),
             ("medal", final.get("medal") or "-"), ("replay", replay), ("time", f"{o.elapsed_s:.0f}s")]
 
 
@@ -70,7 +71,7 @@ def _blocks(outcomes: Sequence[Any]) -> Group:
     for o in outcomes:
         parts.append(Text(o.task_id, style="bold"))
         cells = dict(_cells(o))
-        for names in (("valid", "replay", "steps", "time"), ("pub.pos", "score", "pos", "medal")):
+        for names in (("valid", "replay", "steps", "time"), ("pub.pos", "score", "pos", "gap", "medal")):
             line = Text("  ")
             for name in names:
                 line.append(f"{name} ", style="dim")

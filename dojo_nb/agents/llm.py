@@ -36,19 +36,31 @@ import uuid
 from collections import deque
 from typing import Any, Iterable, Sequence
 
-from dojo_nb.record.view import agent_observation, truncate_middle
+from dojo_nb.record.view import agent_observation, feedback_sentence, truncate_middle
 from dojo_nb.actions import ACTION_TYPES, InvalidAction, action_schema, parse_action
 from dojo_nb.agents.chat_client import DEFAULT_API_KEY_ENV, ChatClient, ChatError
 
-SYSTEM_PROMPT = """\
+_PROMPT_HEAD = """\
 You are a careful machine-learning engineer working in a live Jupyter notebook. Each tool call \
 is one notebook action: execute_code appends a code cell and runs it in the kernel (variables \
 persist between cells); add_markdown writes a note; request_info, validate and submit ask the \
 environment. The kernel already defines INPUT_DIR, WORKING_DIR, SUBMISSION_PATH and SEED. Read \
 the data from INPUT_DIR, write your predictions as CSV to SUBMISSION_PATH, call validate, then \
-submit. Measure your own validation score before submitting; scores on hidden data are never \
-shown. Call exactly one tool per turn, keep cells short, and finish with submit(final=true) \
-before the step budget runs out."""
+submit. Measure your own validation score before submitting."""
+_PROMPT_TAIL = """\
+The first message says the time and step budgets and the kernel's CPUs, memory, disk, network \
+and installed packages. Call exactly one tool per \
+turn, keep cells short, and finish with submit(final=true) before the step budget runs out."""
+#: What an episode under the default rules shows (`dojo_nb.env.rules.Rules`).
+_DEFAULT_RULES = {"feedback": "public", "max_submissions": 5, "reward": "position", "public_decimals": 5}
+
+
+def system_prompt(rules: dict[str, Any] | None = None) -> str:
+    """The system prompt for an episode's rules: exactly what a submit shows, how many there are."""
+    return f"{_PROMPT_HEAD} {feedback_sentence(rules or _DEFAULT_RULES)}\n{_PROMPT_TAIL}"
+
+
+SYSTEM_PROMPT = system_prompt()
 
 NUDGE = ("Please continue by calling exactly one of the tools (when you are done, call submit "
          "with final=true).")
@@ -145,7 +157,7 @@ class LLMAgent:
                  max_retries: int = 5, backoff_s: float = 1.0, temperature: float | None = 0.0,
                  max_context_tokens: int = 32_000, reply_reserve_tokens: int = 4_096,
                  max_observation_chars: int = 8_000, max_repairs: int = 3, record_messages: bool = True,
-                 tools: Sequence[str] | None = None, system_prompt: str = SYSTEM_PROMPT) -> None:
+                 tools: Sequence[str] | None = None, system_prompt: str | None = None) -> None:
         self.client = client if client is not None else ChatClient(
             base_url, model, api_key_env=api_key_env, timeout_s=timeout_s, max_retries=max_retries,
             backoff_s=backoff_s, temperature=temperature)
@@ -161,6 +173,7 @@ class LLMAgent:
         self.max_observation_chars = int(max_observation_chars)
         self.max_repairs = int(max_repairs)
         self.record_messages = bool(record_messages)
+        #: None: built at reset from the episode's rules (what its submits really show).
         self.system_prompt = system_prompt
         self._reset_state()
 
@@ -186,7 +199,8 @@ class LLMAgent:
         user = (f"{observation.get('text', '')}\n\nTask facts: {json.dumps(facts, default=str)}\n"
                 f"Steps left: {observation.get('steps_left')}; seconds left: "
                 f"{float(observation.get('seconds_left') or 0):.0f}.")
-        self._head = [{"role": "system", "content": self.system_prompt},
+        prompt = self.system_prompt or system_prompt(info.get("rules"))
+        self._head = [{"role": "system", "content": prompt},
                       {"role": "user", "content": truncate_middle(user, 4 * self.max_observation_chars)}]
 
     def act(self, observation: dict[str, Any]) -> dict[str, Any]:
@@ -345,4 +359,4 @@ class LLMAgent:
 
 
 __all__ = ["LLMAgent", "tool_definitions", "parse_arguments", "render_observation", "estimate_tokens",
-           "truncate_middle", "SYSTEM_PROMPT"]
+           "truncate_middle", "SYSTEM_PROMPT", "system_prompt"]

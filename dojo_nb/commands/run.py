@@ -71,6 +71,13 @@ def run_cmd(
     gpus: Optional[str] = typer.Option(None, "--gpus", help="NVIDIA GPUs for each kernel: all or a count "
                                                             "(default: none)"),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox", help=UNSAFE_HELP),
+    max_submissions: int = typer.Option(5, "--max-submissions", min=1,
+                                        help="graded submits per episode (validate is free)"),
+    feedback: str = typer.Option("public", "--feedback", help="what a submit shows: public (rounded public "
+                                                             "score), validity (valid or not) or none"),
+    reward: str = typer.Option("position", "--reward", help="position (public position gains) or shaped "
+                                                           "(plus capped milestone bonuses; the end pays "
+                                                           "the private position)"),
 ) -> None:
     """Run an agent on a task (or on every task of a split) and write the notebooks."""
     from dojo_nb.commands.episode import parse_gpus
@@ -82,8 +89,15 @@ def run_cmd(
     if engine == "ray" and task:
         raise typer.BadParameter("--engine ray runs a split: give --split (and --limit N for a few tasks)")
     refuse_unisolated(agent, backend, unsafe_no_sandbox)
+    from dojo_nb.env.rules import Rules
+
+    try:
+        Rules.of(feedback, max_submissions, reward)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     env_kwargs = dict(backend=backend, replay=replay, max_steps=max_steps, cell_timeout_s=cell_timeout,
-                      episode_timeout_s=episode_timeout, **parse_gpus(gpus))
+                      episode_timeout_s=episode_timeout, max_submissions=max_submissions, feedback=feedback,
+                      reward=reward, **parse_gpus(gpus))
     agent_kwargs = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env))
                     if v is not None}
     if agent_kwargs:  # only agents that take them (llm, search) get them
@@ -103,7 +117,7 @@ def run_cmd(
         def on_step(task_id: str, step: int, obs: dict, reward: float, info: dict) -> None:
             status = obs.get("status", "?")
             style = _STATUS_STYLE.get(status, "white")
-            best = info.get("best_public_position_score", 0.0)
+            best = info.get("best_public_position_score") or 0.0
             progress.update(bar, description=f"{task_id}: step {step} {obs.get('action_type', '')} "
                                              f"[{style}]{status}[/{style}]  best public position {best:.3f}")
             if reward:

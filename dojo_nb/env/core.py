@@ -30,6 +30,8 @@ from gymnasium.envs.registration import EnvSpec
 
 from dojo_nb.actions import InvalidAction, parse_action
 from dojo_nb.env import info as env_info
+from dojo_nb.env import progress
+from dojo_nb.env.rules import DEFAULT_MARGIN, DEFAULT_MAX_SUBMISSIONS, Rules, shaping_cap
 from dojo_nb.env.ending import end_episode
 from dojo_nb.env.handlers import HANDLERS, record_internal_error, record_invalid
 from dojo_nb.env.sandbox import check_limits, new_episode_dir, open_sandbox, set_prelude, setup_pool
@@ -61,7 +63,10 @@ class DojoEnv(gymnasium.Env):
                  cell_timeout_s: float = 600.0, episode_timeout_s: float = 3600.0,
                  out_dir: str | os.PathLike[str] | None = None, agent_name: str | None = None,
                  seed: int = 0, render_mode: str | None = None, pool: Any = None,
-                 allow_unsandboxed: bool | None = None, **sandbox_limits: Any) -> None:
+                 allow_unsandboxed: bool | None = None,
+                 feedback: str = "public", max_submissions: int = DEFAULT_MAX_SUBMISSIONS,
+                 reward: str = "position", reward_weights: dict[str, float] | None = None,
+                 shaping_margin: float = DEFAULT_MARGIN, **sandbox_limits: Any) -> None:
         from dojo_nb.tasks import load_task
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -74,6 +79,8 @@ class DojoEnv(gymnasium.Env):
         # Safe by default: whoever picks the actions (a model, a search, a script) gets a
         # confined kernel, or an explicit opt-in (None: $DOJO_NB_UNSAFE_NO_SANDBOX decides).
         require_isolation(backend, allow_unsandboxed, who="an agent's code")
+        #: Feedback, submission budget and reward mode (`dojo_nb.env.rules`).
+        self.rules = Rules.of(feedback, max_submissions, reward, reward_weights, shaping_margin)
         self.task = load_task(task_id)
         self.task_id = str(self.task.id or task_id)
         self.backend = backend
@@ -91,6 +98,8 @@ class DojoEnv(gymnasium.Env):
         self._last_obs: dict[str, Any] | None = None
         self._episodes = 0
         self._task_info: dict[str, Any] | None = None
+        self._gap: dict[str, Any] | None = None  # the task's reference and top (one grading, on first use)
+        self._cap: float | None = None           # the shaping cap (`rules.shaping_cap`)
         self._closers: list[threading.Thread] = []
         self._deferred_closes: list[SyncKernelSession] = []  # kernels of ended episodes, stopped after reset()
         self.pool: KernelPool | None
@@ -150,6 +159,9 @@ class DojoEnv(gymnasium.Env):
             state.open = True
             state.trajectory = self._new_trajectory(box.kernel_source, box.input_population)
             result = self._run_parameters_cell()
+            state.kernel_facts = env_info.kernel_facts(self)
+            state.trajectory.update_metadata(kernel_facts=state.kernel_facts)
+            progress.baseline_cpu(self)
         except BaseException:  # never leave a kernel running for an episode that did not start
             try:
                 box.session.close()
@@ -176,7 +188,7 @@ class DojoEnv(gymnasium.Env):
                   "seed": s.seed, "make_seed": self.default_seed, "budgets": self.budgets.to_dict(),
                   "sandbox_limits": self.sandbox_limits, "kernel_paths": s.kernel_paths,
                   "started_at": s.started_at, "input_population": input_population,
-                  "kernel_source": kernel_source, "final_rule": FINAL_RULE})
+                  "kernel_source": kernel_source, "final_rule": FINAL_RULE, "rules": self.rules.to_dict()})
         traj.add_description(str(self.task.description or ""))
         return traj
 
@@ -203,6 +215,7 @@ class DojoEnv(gymnasium.Env):
             obs["text"] = obs["message"]
             return obs, 0.0, bool(s.final and s.terminated), bool(s.final and s.truncated), {}
         s.steps += 1
+        s.step_valid, s.step_gain = False, 0.0
         t_step = time.monotonic()
         parsed = parse_action(action)
         reward, terminated = 0.0, False
@@ -215,20 +228,49 @@ class DojoEnv(gymnasium.Env):
             msg = f"internal error while handling the action: {type(exc).__name__}: {exc}"
             obs = record_internal_error(self, getattr(parsed, "type", "unknown"), msg)
         self._complete_cell_metadata(obs, time.monotonic() - t_step)
+        measured = progress.observe_step(self, obs, s.step_valid, s.step_gain, time.monotonic() - t_step)
+        reward = float(reward) + self._bonus(measured["reward_components"]["new"])
         obs["steps_left"] = s.steps_left(self.budgets)
         obs["seconds_left"] = s.seconds_left(self.budgets)
         truncated = not terminated and (obs["steps_left"] <= 0 or obs["seconds_left"] <= 0)
-        info = env_info.step_info(self)
         if terminated or truncated:
             s.terminated, s.truncated = terminated, truncated
             reason = ("final_submit" if terminated else
                       "max_steps" if obs["steps_left"] <= 0 else "episode_timeout")
+            self._record_step(obs, measured, reward)
+            s.last_cell, s.last_step_reward = obs.get("cell_index"), reward
             self._end_episode(reason)
-            info = env_info.step_info(self)
+            reward += s.terminal_reward
         else:
+            self._record_step(obs, measured, reward)
             self._save_trajectory(obs)
+        info = {**env_info.step_info(self), **measured, "reward": reward}
         self._show(obs)
         return obs, float(reward), bool(terminated), bool(truncated), info
+
+    def _bonus(self, new: list[str]) -> float:
+        """The shaped mode's one-off bonuses for milestones first reached this step."""
+        if self.rules.reward != "shaped" or not new:
+            return 0.0
+        if self._cap is None:
+            from dojo_nb.tasks.gap import board_size
+
+            self._cap = shaping_cap(board_size(self.task), self.rules.margin)
+        weights = self.rules.normalised_weights()
+        bonus = sum(weights[k] for k in new) * self._cap
+        self.state.reward_sum += bonus
+        return bonus
+
+    def _record_step(self, obs: dict[str, Any], measured: dict[str, Any], reward: float) -> None:
+        """The step's reward (all of it), components and durations on its cell."""
+        idx, traj = obs.get("cell_index"), self.state.trajectory
+        if traj is None or not isinstance(idx, int) or idx >= len(traj):
+            return
+        fields: dict[str, Any] = {"durations": measured["durations"],
+                                  "reward_components": measured["reward_components"]}
+        if reward or CellMeta.of(traj.cell(idx)).has("reward"):
+            fields["reward"] = reward
+        traj.update_cell(idx, **fields)
 
     def _save_trajectory(self, obs: dict[str, Any]) -> None:
         """Save after a step; a failed save (a full disk) is reported, kept in memory, retried."""
@@ -311,6 +353,14 @@ class DojoEnv(gymnasium.Env):
             pass
 
     # --- info and reading back ------------------------------------------------------------
+    def gap_facts(self) -> dict[str, Any]:
+        """The task's trivial reference and leaderboard top (`dojo_nb.tasks.gap`), computed once."""
+        if self._gap is None:
+            from dojo_nb.tasks.gap import gap_facts
+
+            self._gap = gap_facts(self.task)
+        return dict(self._gap)
+
     def task_info(self) -> dict[str, Any]:
         """Task metadata a scripted agent needs to work from files alone (a fresh copy)."""
         if self._task_info is None:  # built once: it is in every step's info

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable
 
+from dojo_nb.env.rules import round_public
 from dojo_nb.env.scoring import jsonable
 from dojo_nb.record import view
 from dojo_nb.record.steps import list_steps
@@ -29,10 +30,44 @@ def data_listing(env: DojoEnv, head: bool = True) -> str:
     return view.input_listing(env.state.layout.input_dir, str(env.state.kernel_paths["INPUT_DIR"]), head=head)
 
 
+#: Packages the reset text reports (with the version the kernel has) when installed.
+REPORTED_PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "statsmodels", "lightgbm", "xgboost",
+                     "catboost", "torch", "tensorflow", "polars", "matplotlib", "seaborn", "optuna")
+_FACTS_EXPR = (
+    "__import__('json').dumps({'cpus': len(__import__('os').sched_getaffinity(0)), "
+    "'python': __import__('platform').python_version(), "
+    "'packages': sorted({(str(d.metadata['Name']).lower(), d.version) for d in "
+    "__import__('importlib.metadata').metadata.distributions() if str(d.metadata['Name']).lower() in "
+    f"{set(REPORTED_PACKAGES)!r}}})}})"
+)
+
+
+def kernel_facts(env: DojoEnv) -> dict[str, Any]:
+    """Hardware, limits and packages of this episode's kernel: asked of the kernel, the limits
+    from the sandbox spec it was started with (so the reset text tells what is really there)."""
+    from dojo_nb.env.progress import _literal
+    from dojo_nb.kernel import SandboxSpec
+
+    spec = SandboxSpec(root=env.state.layout.root, **env.sandbox_limits)
+    facts: dict[str, Any] = {"memory_mb": spec.memory_mb, "cpus_limit": spec.cpus, "disk_mb": spec.disk_mb,
+                             "gpus": spec.gpus, "network": bool(spec.network)}
+    try:
+        found = env.state.session.probe({"facts": _FACTS_EXPR}, timeout=10.0) if env.state.session else {}
+        told = json.loads(_literal(found.get("facts")) or "{}")
+    except (ValueError, TypeError, AttributeError):
+        told = {}
+    if isinstance(told, dict):
+        facts["cpus_visible"] = told.get("cpus")
+        facts["python"] = told.get("python")
+        facts["packages"] = {str(n): str(v) for n, v in told.get("packages") or []}
+    return facts
+
+
 def reset_text(env: DojoEnv) -> str:
     """The first observation's text (rendered by `dojo_nb.record.view.reset_text`)."""
     return view.reset_text(str(env.task.description or ""), env.state.kernel_paths,
-                           data_listing(env, head=False), env.budgets.to_dict())
+                           data_listing(env, head=False), env.budgets.to_dict(),
+                           rules=env.rules.to_dict(), facts=env.state.kernel_facts)
 
 
 def step_info(env: DojoEnv) -> dict[str, Any]:
@@ -49,7 +84,11 @@ def step_info(env: DojoEnv) -> dict[str, Any]:
         "best_public_position_score": state.best,
         "reward_sum": state.reward_sum,
         "n_submissions": len(state.submissions),
+        "submissions_left": max(0, env.rules.max_submissions - state.graded),
+        "rules": env.rules.to_dict(),
     }
+    if state.open and not env.rules.shows_scores:  # what a reward or a best would tell is hidden
+        info["best_public_position_score"] = info["reward_sum"] = None
     if state.final is not None:
         info["final"] = json.loads(json.dumps(state.final))
         info["end_reason"] = state.end_reason
@@ -89,24 +128,42 @@ def submission_format(env: DojoEnv) -> str:
 def metric(env: DojoEnv) -> str:
     t = env.task_info()
     better = "lower" if t["lower_is_better"] else "higher"
-    return (f"Metric: {t['metric']} ({better} is better), computed on the public part of the "
-            "hidden answers when you submit. The reward is the gain in the public position "
-            "score (0..1: the share of a reference leaderboard you beat) over your best so far.")
+    r = env.rules
+    shown = {"public": "you are shown the public score rounded to 5 decimals and its position score "
+                       "(0..1: the share of a reference leaderboard you beat)",
+             "validity": "you are shown only whether the file is valid, no score",
+             "none": "you are shown nothing of the grade"}[r.feedback]
+    return (f"Metric: {t['metric']} ({better} is better), computed on the public part of the hidden "
+            f"answers when you submit; {shown}. At most {r.max_submissions} graded submissions "
+            f"({max(0, r.max_submissions - env.state.graded)} left; invalid files do not count; validate is "
+            "free). The private score and medal are computed only when the episode ends. Reward "
+            f"mode {r.reward!r}: the gain in public position score over your best so far"
+            + (" (paid at the end)" if not r.shows_scores else "")
+            + ("; plus small one-off bonuses for loading data, fitting a model, printing a validation "
+               "score, writing and validating a submission; the end pays your final private position"
+               if r.reward == "shaped" else "") + ".")
 
 
 def history(env: DojoEnv) -> str:
     state = env.state
     assert state.trajectory is not None
     nb = state.trajectory.to_notebook()
+    shows = env.rules.shows_scores
     lines = [f"Step {state.steps} of {env.budgets.max_steps}; {state.seconds_left(env.budgets):.0f} s left; "
-             f"best public position score {state.best:.4f}."]
+             + (f"best public position score {state.best:.4f}; " if shows else "")
+             + f"{max(0, env.rules.max_submissions - state.graded)} graded submission(s) left."]
     for s in list_steps(nb)[-50:]:
         line = f"  step {s.step}: cell {s.cell_index} {s.action_type} -> {s.status}"
-        if s.reward:
+        if s.reward and shows:
             line += f" (reward {s.reward:+.4f})"
         lines.append(line)
     for sub in state.submissions:
-        lines.append(f"  submission at step {sub.step}: valid={sub.valid} public_score={sub.public_score} "
+        if not shows:
+            valid = f"valid={sub.valid}" if env.rules.feedback == "validity" else "received"
+            lines.append(f"  submission at step {sub.step}: {valid}")
+            continue
+        lines.append(f"  submission at step {sub.step}: valid={sub.valid} "
+                     f"public_score={round_public(sub.public_score)} "
                      f"public_position_score={sub.public_position_score}")
     return "\n".join(lines)
 
@@ -120,4 +177,5 @@ TOPICS: dict[str, Callable[[DojoEnv], str]] = {
     "history": history,
 }
 
-__all__ = ["MAX_INFO_CHARS", "TOPICS", "build_task_info", "reset_text", "step_info"]
+__all__ = ["MAX_INFO_CHARS", "REPORTED_PACKAGES", "TOPICS", "build_task_info", "kernel_facts", "reset_text",
+           "step_info"]

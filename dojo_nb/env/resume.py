@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from dojo_nb import safe_io
 from dojo_nb.env import scoring
-from dojo_nb.env.info import reset_text, step_info
+from dojo_nb.env.info import kernel_facts, reset_text, step_info
+from dojo_nb.env.progress import baseline_cpu, restore_progress
 from dojo_nb.env.sandbox import open_sandbox, set_prelude
 from dojo_nb.env.spaces import observation
 from dojo_nb.env.state import EpisodeState, utc_now
@@ -135,6 +136,7 @@ def resume_into(env: DojoEnv, episode_dir: str | os.PathLike[str]) -> tuple[dict
         state.steps = last_step
         scoring.restore_submissions(state, steps, lambda file: kept_submission(root, file),
                                     lambda path: scoring.grade_file(env.task, path))
+        restore_progress(state, steps)
         state.t0 = time.monotonic() - sum(float(s.elapsed_s or 0.0) for s in steps)
         state.started_at = str(meta.started_at or utc_now())
         state.open = True
@@ -171,6 +173,9 @@ def resume_into(env: DojoEnv, episode_dir: str | os.PathLike[str]) -> tuple[dict
         event_markdown("resume", summary),
         {"action_type": "resume", "status": "error" if failed else "ok", "after_step": last_step,
          "rebuilt": rebuilt})
+    state.kernel_facts = kernel_facts(env)
+    baseline_cpu(env)
+    traj.update_metadata(kernel_facts=state.kernel_facts)
     traj.save(record.layout.trajectory)
     obs = observation("error" if failed else "ok", action_type="resume", text=text + "\n\n" + reset_text(env),
                       cell_index=idx, steps_left=state.steps_left(env.budgets),

@@ -50,13 +50,20 @@ def grade_file(task: Any, path: Path) -> dict[str, Any]:
     return jsonable(d)
 
 
-def score_submission(state: EpisodeState, file: str, report: dict[str, Any]) -> tuple[Submission, float]:
-    """Record a graded submit in `state`: the submission and its reward (the reward rule)."""
+def score_submission(state: EpisodeState, file: str, report: dict[str, Any],
+                     pay_now: bool = True) -> tuple[Submission, float]:
+    """Record a graded submit in `state`: the submission and its reward (the reward rule).
+
+    With `pay_now` False (feedback that shows no score) the gain is kept for the end."""
     valid = bool(report.get("valid"))
     pos = clean_number(report.get("public_position_score")) if valid else None
-    reward = max(0.0, pos - state.best) if pos is not None else 0.0
+    gain = max(0.0, pos - state.best) if pos is not None else 0.0
     if pos is not None:
         state.best = max(state.best, pos)
+    state.step_gain = gain
+    state.step_valid = state.step_valid or valid
+    reward = gain if pay_now else 0.0
+    state.paid_position += reward
     state.reward_sum += reward
     sub = Submission(state.steps, file, valid, str(report.get("message") or ""),
                      clean_number(report.get("public_score")), pos, report)
@@ -65,10 +72,23 @@ def score_submission(state: EpisodeState, file: str, report: dict[str, Any]) -> 
 
 
 def public_grading(report: dict[str, Any], state: EpisodeState, reward: float, final: bool) -> dict[str, Any]:
-    """What the observation and the cell show of a grade."""
+    """What the observation and the cell show of a grade (all of the public part: see
+    `dojo_nb.env.rules.shown_grading` for what an agent is shown under a feedback mode)."""
     grading = {k: report.get(k) for k in PUBLIC_GRADE_KEYS}
     grading.update(best_public_position_score=state.best, reward=reward, final=final)
     return grading
+
+
+def terminal_reward(state: EpisodeState, reward_mode: str) -> float:
+    """What the episode's end pays, so the return keeps its guarantee (`dojo_nb.env.rules`).
+
+    ``position``: the position gains not paid yet (all of them when feedback hid scores),
+    so the return is the best public position reached. ``shaped``: the final private
+    position minus the position rewards paid, so the return is that plus the bonuses."""
+    if reward_mode == "shaped":
+        final = clean_number((state.final or {}).get("private_position_score")) or 0.0
+        return final - state.paid_position
+    return state.best - state.paid_position
 
 
 def final_grade(state: EpisodeState, snapshot: Callable[[Path], str | None], grade: Grader,
@@ -106,6 +126,7 @@ def restore_submissions(state: EpisodeState, steps: list[StepRecord], kept: Call
     state.submissions = []
     state.best = 0.0
     state.reward_sum = 0.0
+    state.paid_position = 0.0
     for s in steps:
         state.reward_sum += float(s.reward or 0.0)
         if s.action_type != "submit":
@@ -113,16 +134,19 @@ def restore_submissions(state: EpisodeState, steps: list[StepRecord], kept: Call
         g = s.meta.grade
         file = s.meta.submission_file
         report: dict[str, Any] = {}
-        path = kept(file) if g.get("valid") else None
+        path = kept(file) if file and (g.get("valid") or "valid" not in g) else None
         if path is not None:
             report = grade(path)
         pos = clean_number(g.get("public_position_score"))
+        if pos is None and report.get("valid"):  # feedback that showed no score stored none
+            pos = clean_number(report.get("public_position_score"))
+        state.paid_position += clean_number(g.get("reward")) or 0.0
         state.submissions.append(Submission(
-            s.step, str(file or ""), bool(g.get("valid")) and bool(report), str(g.get("message") or ""),
+            s.step, str(file or ""), bool(report.get("valid")), str(g.get("message") or ""),
             clean_number(g.get("public_score")), pos, report))
-        if pos is not None and g.get("valid"):
+        if pos is not None and (g.get("valid") or report.get("valid")):
             state.best = max(state.best, pos)
 
 
 __all__ = ["FINAL_RULE", "PUBLIC_GRADE_KEYS", "clean_number", "final_grade", "grade_file", "public_grading",
-           "restore_submissions", "score_submission"]
+           "restore_submissions", "score_submission", "terminal_reward"]

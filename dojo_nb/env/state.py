@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dojo_nb.env.progress import Progress
 from dojo_nb.record.layout import EpisodeLayout
 
 if TYPE_CHECKING:
@@ -55,6 +56,14 @@ class EpisodeState:
     started_at: str = ""
     best: float = 0.0            # best public position score so far
     reward_sum: float = 0.0
+    paid_position: float = 0.0   # position rewards paid so far (the rest comes at the end)
+    terminal_reward: float = 0.0  # paid when the episode ends (see dojo_nb.env.rules)
+    step_valid: bool = False     # this step validated or submitted a valid file
+    step_gain: float = 0.0       # this step's public position gain
+    progress: Progress = field(default_factory=Progress.new)
+    last_cell: int | None = None  # the cell of the step that ended the episode (it gets the terminal reward)
+    last_step_reward: float = 0.0
+    kernel_facts: dict[str, Any] = field(default_factory=dict)  # hardware and packages, as the kernel sees them
     submissions: list[Submission] = field(default_factory=list)
     final: dict[str, Any] | None = None
     terminated: bool = False
@@ -70,6 +79,11 @@ class EpisodeState:
     @property
     def sandbox_dir(self) -> Path | None:
         return self.layout.sandbox if self.episode_dir is not None else None
+
+    @property
+    def graded(self) -> int:
+        """Graded submits so far (what the submission budget counts)."""
+        return sum(1 for sub in self.submissions if sub.valid)
 
     def steps_left(self, budgets: Budgets) -> int:
         return max(0, budgets.max_steps - self.steps)

@@ -140,6 +140,27 @@ class KernelSession:
             await self.kc.execute_interactive("pass", silent=True, store_history=False,
                                               timeout=30, output_hook=lambda msg: None)
 
+    async def probe(self, expressions: dict[str, str], timeout: float = 5.0) -> dict[str, str]:
+        """Evaluate expressions in the kernel's namespace without a cell: silent, no execution
+        count, no history, no outputs (what the env reads of the kernel's state after a step).
+        Each value is the expression's text/plain; one that failed is absent. Never raises."""
+        if self.kc is None or self._closed:
+            return {}
+        try:
+            reply = await self.kc.execute_interactive("", silent=True, store_history=False,
+                                                      user_expressions=dict(expressions), timeout=timeout,
+                                                      output_hook=lambda msg: None)
+        except Exception:  # noqa: BLE001 - a busy or dead kernel just tells nothing
+            return {}
+        found = ((reply or {}).get("content") or {}).get("user_expressions") or {}
+        out: dict[str, str] = {}
+        for name, value in found.items():
+            if isinstance(value, dict) and value.get("status") == "ok":
+                text = (value.get("data") or {}).get("text/plain")
+                if isinstance(text, str):
+                    out[str(name)] = text[:200_000]
+        return out
+
     def relocate(self, root: Path) -> None:
         """The sandbox folder was moved to `root` (by a warm pool); later restarts use it.
 
@@ -426,6 +447,9 @@ class SyncKernelSession:
 
     def execute(self, code: str, timeout: float | None = None) -> ExecutionResult:
         return self._run(self._session.execute(code, timeout))
+
+    def probe(self, expressions: dict[str, str], timeout: float = 5.0) -> dict[str, str]:
+        return self._run(self._session.probe(expressions, timeout), timeout=timeout + 5)
 
     def warm_up(self) -> None:
         self._run(self._session.warm_up())

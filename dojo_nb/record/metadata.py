@@ -80,6 +80,8 @@ class EpisodeMeta(_Meta):
     kernel_source: str | None = None
     final_rule: str | None = None
     resumes: list[dict[str, Any]] = field(default_factory=list)
+    rules: dict[str, Any] | None = None    # feedback, submission budget, reward mode (dojo_nb.env.rules)
+    kernel_facts: dict[str, Any] | None = None  # hardware and packages the reset text told
     # written when the episode ends
     final: dict[str, Any] | None = None
     end_reason: str | None = None
@@ -88,6 +90,7 @@ class EpisodeMeta(_Meta):
     reward_sum: float | None = None
     best_public_position_score: float | None = None
     ended_at: str | None = None
+    terminal_reward: float | None = None   # what the episode's end paid (dojo_nb.env.scoring.terminal_reward)
     task_id: str | None = None         # very old notebooks named the task here
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -143,6 +146,8 @@ class CellMeta(_Meta):
     after_step: int | None = None           # resume
     rebuilt: list[dict[str, Any]] | None = None
     trajectory_cell_index: int | None = None  # solution.ipynb: where the cell came from
+    durations: dict[str, Any] | None = None   # wall_s, kernel_cpu_s, budget_share (dojo_nb.env.progress)
+    reward_components: dict[str, Any] | None = None  # milestones seen after the step
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -46,8 +46,12 @@ def input_listing(input_dir: Path, kernel_input_dir: str, *, head: bool = False)
 
 
 def reset_text(description: str, kernel_paths: Mapping[str, Any], input_files: str,
-               budgets: Mapping[str, Any]) -> str:
-    """The first observation's text: task, kernel variables, input files, what to do, budgets."""
+               budgets: Mapping[str, Any], rules: Mapping[str, Any] | None = None,
+               facts: Mapping[str, Any] | None = None) -> str:
+    """The first observation's text: task, kernel variables, input files, what to do, budgets,
+    what submitting shows (`rules`) and the kernel's hardware and packages (`facts`).
+
+    A trajectory written before rules and facts were recorded renders as it did then."""
     lines = [str(description).rstrip(), "", "---",
              "Variables defined in the kernel (the parameters cell ran already):"]
     # In the parameters cell's order (a notebook read back has its keys sorted).
@@ -58,7 +62,44 @@ def reset_text(description: str, kernel_paths: Mapping[str, Any], input_files: s
               f'{{"type": "validate"}} and {{"type": "submit"}}. '
               f"Budget: {budgets.get('max_steps')} steps, {float(budgets.get('episode_timeout_s') or 0):g} s "
               f"in all, {float(budgets.get('cell_timeout_s') or 0):g} s per cell."]
+    if rules:
+        lines.append(feedback_sentence(rules))
+    if facts:
+        lines.append(facts_sentence(facts))
     return "\n".join(lines)
+
+
+def feedback_sentence(rules: Mapping[str, Any]) -> str:
+    """What a submit shows, how many there are, and when the private score comes."""
+    n = rules.get("max_submissions")
+    shown = {"public": (f"each graded submit shows the public score rounded to {rules.get('public_decimals', 5)} "
+                        "decimals, its position score and your reward"),
+             "validity": "each submit shows only whether the file is valid (no score)",
+             "none": "a submit shows nothing of its grade"}.get(str(rules.get("feedback")), "")
+    text = (f"Submissions: at most {n} graded submits ({{\"type\": \"validate\"}} is free and unlimited; "
+            f"an invalid file is not counted); {shown}. The private score and medal are never shown "
+            "during the episode: the final submission (your last valid one) is graded on them when it ends.")
+    if rules.get("reward") == "shaped":
+        text += (" Reward: small one-off bonuses for loading data, fitting a model, printing a validation "
+                 "score, writing and validating a submission; the end pays your final private position.")
+    return text
+
+
+def facts_sentence(facts: Mapping[str, Any]) -> str:
+    """The kernel's hardware, limits and packages, as measured at reset."""
+    cpus = facts.get("cpus_visible") or facts.get("cpus_limit")
+    parts = [f"{cpus} CPU(s)" if cpus else None,
+             f"{facts['memory_mb']} MB of memory" if facts.get("memory_mb") else None,
+             f"{facts['disk_mb']} MB of disk for WORKING_DIR and the submission" if facts.get("disk_mb") else None,
+             f"GPUs: {facts['gpus']}" if facts.get("gpus") else "no GPU",
+             "network" if facts.get("network") else "no network"]
+    text = "Kernel: " + ", ".join(p for p in parts if p)
+    if facts.get("python"):
+        text += f"; Python {facts['python']}"
+    packages = facts.get("packages") or {}
+    if packages:
+        text += "; packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
+    return text + " (nothing else can be installed)." if not facts.get("network") else text + "."
 
 
 def recorded_observation_text(cell: Mapping[str, Any], cell_index: int) -> str:
@@ -98,5 +139,5 @@ def agent_observation(obs: Mapping[str, Any], max_chars: int) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["agent_observation", "input_listing", "recorded_observation_text", "reset_text",
+__all__ = ["agent_observation", "facts_sentence", "feedback_sentence", "input_listing", "recorded_observation_text", "reset_text",
            "truncate_end", "truncate_middle"]

@@ -6,18 +6,27 @@ unfiltered. The grader's value is the score; medals are decided on it rounded to
 MLE-bench ranks. Whatever the grader raises becomes the validation message, in its own words.
 An imported MLE-Dojo competition (config `mlebench.format: mledojo`) takes the same path with
 MLE-Dojo's reading, metric class and position scores (see mledojo_grading).
+
+The per-submit (public) score is the same grader on the public rows only: Kaggle's when the
+answers have a Usage column, else a deterministic `PUBLIC_SHARE` of the ids by hash
+(`public_ids`). The final (private) score is always the grader on the whole file, so medals
+stay MLE-bench's. When the grader cannot score the public rows alone (answers that are not a
+table with the id column, a grader that needs every row), no public score is shown at all:
+showing the whole-file score would show the final one.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import io
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dojo_nb.tasks import grading
@@ -95,15 +104,38 @@ def run_grader(grade_fn: Callable, submission: pd.DataFrame, answers: Any) -> fl
         raise _Invalid(f"the competition's grader returned {value!r}, not a number") from None
 
 
-def _public_part(task: Task, submission: pd.DataFrame, answers: Any) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Rows of Kaggle's public leaderboard, when the answers mark them (a Usage column) and the id is known."""
-    if not isinstance(answers, pd.DataFrame) or "Usage" not in answers.columns:
-        return None
-    public = answers["Usage"].astype(str).str.strip().str.lower().str.startswith("public").to_numpy()
+#: Share of the answer rows on the public board of a competition whose answers mark none.
+PUBLIC_SHARE = 0.3
+
+
+def public_ids(ids: pd.Series, share: float = PUBLIC_SHARE) -> np.ndarray:
+    """Which rows are public: the first 8 bytes of sha256(id) below `share` of 2**64.
+
+    Deterministic (the same rows on every machine and every submit), independent of the
+    row order, and never empty (the row of the smallest hash when none falls below).
+    """
+    keys = [int.from_bytes(hashlib.sha256(str(v).strip().encode("utf-8")).digest()[:8], "big") for v in ids]
+    cut = int(share * 2**64)
+    mask = np.array([k < cut for k in keys], dtype=bool)
+    if len(keys) and not mask.any():
+        mask[int(np.argmin(keys))] = True
+    return mask
+
+
+def _public_part(task: Task, submission: pd.DataFrame, answers: Any) -> tuple[pd.DataFrame, Any] | None:
+    """Rows of the public board: Kaggle's (a Usage column) or, when the answers mark none, a
+    hashed `PUBLIC_SHARE` of the ids, so a submit never shows the score on the whole file."""
     key = task.id_column
-    if public.all() or not public.any() or key not in answers.columns or key not in submission.columns:
+    if not isinstance(answers, pd.DataFrame) or key not in answers.columns or key not in submission.columns:
         return None
-    keep = submission[key].isin(set(answers.loc[public, key])).to_numpy()
+    if "Usage" in answers.columns:
+        public = answers["Usage"].astype(str).str.strip().str.lower().str.startswith("public").to_numpy()
+        if public.all() or not public.any():
+            return None
+    else:
+        public = public_ids(answers[key])
+    public_keys = set(answers.loc[public, key].astype(str).str.strip())
+    keep = submission[key].astype(str).str.strip().isin(public_keys).to_numpy()
     return submission[keep].reset_index(drop=True), answers[public].reset_index(drop=True)
 
 
@@ -151,7 +183,10 @@ def _mledojo_positions(task: Task, report: grading.GradeReport) -> None:
     report.lower_is_better = task.lower_is_better
     higher = not task.lower_is_better
     for which in ("public", "private"):
-        value = position_score(report.private_score, task.folder / "info" / f"{which}_leaderboard.csv", higher)
+        score = report.public_score if which == "public" else report.private_score
+        if score is None:
+            continue
+        value = position_score(score, task.folder / "info" / f"{which}_leaderboard.csv", higher)
         if value is not None:
             setattr(report, f"{which}_position_score", value)
     report.extra["mledojo"] = {"helpers": ensure_mledojo()}
@@ -172,7 +207,7 @@ def grade_mlebench(task: Task, submission: Path, data: PreparedData) -> grading.
         return report
     report.valid = True
     report.private_score = whole
-    report.public_score = whole if public is None else public
+    report.public_score = public  # None: no public score, never the whole-file (final) one
     rounded = round_score(whole)
     board_file = task.folder / "leaderboard.csv"
     if board_file.is_file():
@@ -183,11 +218,12 @@ def grade_mlebench(task: Task, submission: Path, data: PreparedData) -> grading.
     board = load_leaderboard(task)
     if rounded is not None and math.isfinite(rounded):
         report.private_position_score = board.position_score(rounded, "private")
-        report.public_position_score = board.position_score(round_score(report.public_score), "public")
+        if public is not None:
+            report.public_position_score = board.position_score(round_score(public), "public")
     if is_mledojo(task):
         _mledojo_positions(task, report)
     else:
         report.extra.setdefault("mlebench", {})["helpers"] = ensure_mlebench()
-    where = "the whole test set" if public is None else "the public part of the test set"
-    report.message = f"{task.metric} = {report.public_score:.6g} on {where}"
+    report.message = (f"{task.metric} = {public:.6g} on the public part of the test set" if public is not None
+                      else "valid; no public score for this competition (its grader needs the whole file)")
     return report
