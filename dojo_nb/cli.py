@@ -15,7 +15,7 @@ app = typer.Typer(
 
 # Each module in dojo_nb.commands exposes `register(app)`. A module that fails to import
 # stops the command line with its reason: a silently missing command hides a broken install.
-_COMMAND_MODULES = ["run", "tasks", "kernel", "episode", "export", "report"]
+_COMMAND_MODULES = ["run", "tasks", "kernel", "episode", "export", "report", "serve"]
 
 
 class CommandImportError(ImportError):

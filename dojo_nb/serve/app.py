@@ -1,0 +1,159 @@
+"""The `dojo-nb serve` application: OpenEnv's server, a token gate and a bound on sessions.
+
+Only OpenEnv's *production* routes are registered (``/ws`` sessions, ``/health``,
+``/schema``, ``/metadata``): its stateless HTTP ``/reset`` and ``/step`` build a fresh
+environment per request, which here would start a kernel per call, outside the bound on
+sessions. Every request but ``/health`` needs the token, as ``Authorization: Bearer TOKEN``
+or as the password of HTTP basic auth (what a ``ws://user:TOKEN@host`` URL sends, so
+OpenEnv's own clients work unchanged).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hmac
+import ipaddress
+import secrets
+from typing import Any, Awaitable, Callable
+
+from dojo_nb.serve import require_openenv
+from dojo_nb.serve.environment import ServeConfig, ServedEpisode
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+TOKEN_ENV = "DOJO_NB_SERVE_TOKEN"
+OPEN_PATHS = frozenset({"/health"})  # readiness probes carry no token and learn nothing
+REFUSED = b"dojo-nb serve: missing or wrong token (send Authorization: Bearer TOKEN)\n"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _presented_token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() != b"authorization":
+            continue
+        kind, _, cred = value.decode("latin-1").partition(" ")
+        if kind.lower() == "bearer":
+            return cred.strip()
+        if kind.lower() == "basic":
+            try:
+                return base64.b64decode(cred.strip(), validate=True).decode("utf-8").partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                return None
+    return None
+
+
+class TokenGate:
+    """ASGI middleware: refuses (HTTP 401, or 403 at the WebSocket handshake) without the token."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], token: str) -> None:
+        if not token:
+            raise ValueError("the server token must not be empty")
+        self.app, self._token = app, token.encode("utf-8")
+
+    def _allowed(self, scope: Scope) -> bool:
+        presented = _presented_token(scope)
+        return presented is not None and hmac.compare_digest(presented.encode("utf-8"), self._token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or scope.get("path") in OPEN_PATHS or self._allowed(scope):
+            try:
+                await self.app(scope, receive, send)
+            except Exception as exc:  # openenv closes a socket its client already closed: not an error
+                if kind != "websocket" or type(exc).__name__ not in ("WebSocketDisconnect", "ClientDisconnected"):
+                    raise
+            return
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"www-authenticate", b'Bearer realm="dojo-nb"')]
+        if kind == "http":
+            await send({"type": "http.response.start", "status": 401, "headers": headers})
+            await send({"type": "http.response.body", "body": REFUSED})
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008})  # before accept: an HTTP 403
+
+
+def _bounded_server_class() -> type:
+    """OpenEnv's server with a refusal that says which bound was hit and how to raise it."""
+    from openenv.core.env_server.exceptions import SessionCapacityError
+    from openenv.core.env_server.http_server import HTTPEnvServer
+
+    class BoundedServer(HTTPEnvServer):
+        async def _create_session(self) -> tuple[str, Any]:
+            try:
+                return await super()._create_session()
+            except SessionCapacityError as exc:
+                n = exc.max_sessions
+                raise SessionCapacityError(
+                    exc.active_sessions, n,
+                    f"dojo-nb serve refused a new session: {exc.active_sessions} of at most {n} "
+                    f"concurrent sessions are active (--max-concurrent {n}); close one or restart "
+                    "the server with a larger --max-concurrent") from None
+
+        def close_all(self) -> None:
+            """Close what is left at shutdown (sessions whose connection never ended cleanly)."""
+            for env in list(self._sessions.values()):
+                if env is not None:
+                    try:
+                        env.close()
+                    except Exception:  # noqa: BLE001 - shutting down: close the others anyway
+                        pass
+            self._sessions.clear()
+
+    return BoundedServer
+
+
+def build_app(config: ServeConfig, token: str) -> Any:
+    """The ASGI app serving `config`'s episodes; every session is a `ServedEpisode`."""
+    require_openenv()
+    from fastapi import FastAPI
+    from openenv.core.env_server.types import ConcurrencyConfig, ServerMode
+
+    from dojo_nb.serve.models import DojoAction, DojoObservation
+
+    if config.max_concurrent < 1:
+        raise ValueError(f"max_concurrent must be >= 1, got {config.max_concurrent}")
+    server = _bounded_server_class()(
+        functools.partial(ServedEpisode, config), DojoAction, DojoObservation,
+        concurrency_config=ConcurrencyConfig(max_concurrent_envs=config.max_concurrent,
+                                             session_timeout=config.idle_timeout_s))
+    app = FastAPI(title=f"dojo-nb serve: {config.task}", docs_url=None, redoc_url=None)
+    server.register_routes(app, mode=ServerMode.PRODUCTION)
+    app.router.on_shutdown.append(_async(server.close_all))
+    app.state.openenv_server = server
+    return TokenGate(app, token)
+
+
+def _async(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        fn()
+    return run
+
+
+def serve(config: ServeConfig, token: str, host: str = "127.0.0.1", port: int = 8000,
+          log_level: str = "warning") -> None:
+    """Run the server until interrupted; every session's kernel is stopped on the way out."""
+    import uvicorn
+
+    app = build_app(config, token)
+    # Pings find clients that vanished without closing (a killed host, a cut cable) within ~40 s.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, ws_ping_interval=20.0,
+                ws_ping_timeout=20.0, timeout_graceful_shutdown=30)
+    app.app.state.openenv_server.close_all()
+
+
+__all__ = ["TOKEN_ENV", "TokenGate", "build_app", "is_loopback", "new_token", "serve"]
