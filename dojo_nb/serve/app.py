@@ -87,6 +87,35 @@ class TokenGate:
         await send({"type": "websocket.close", "code": 1008})  # before accept: an HTTP 403
 
 
+class CapacityGate:
+    """ASGI middleware: at the bound, a new WebSocket is refused at the handshake (HTTP 503 with
+    the reason) instead of being accepted and then closed, which a client can see as a bare
+    "connection closed" when its first message crosses the server's error."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], server: Any) -> None:
+        self.app, self.server = app, server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        n = self.server.max_concurrent_envs
+        if scope["type"] == "websocket" and self.server.active_sessions >= n:
+            await receive()  # websocket.connect
+            body = capacity_message(self.server.active_sessions, n).encode("utf-8") + b"\n"
+            if "websocket.http.response" in scope.get("extensions", {}):
+                await send({"type": "websocket.http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+                await send({"type": "websocket.http.response.body", "body": body})
+            else:
+                await send({"type": "websocket.close", "code": 1013})
+            return
+        await self.app(scope, receive, send)
+
+
+def capacity_message(active: int, bound: int) -> str:
+    return (f"dojo-nb serve refused a new session: {active} of at most {bound} concurrent sessions "
+            f"are active (--max-concurrent {bound}); close one or restart the server with a larger "
+            "--max-concurrent")
+
+
 def _bounded_server_class() -> type:
     """OpenEnv's server with a refusal that says which bound was hit and how to raise it."""
     from openenv.core.env_server.exceptions import SessionCapacityError
@@ -97,12 +126,8 @@ def _bounded_server_class() -> type:
             try:
                 return await super()._create_session()
             except SessionCapacityError as exc:
-                n = exc.max_sessions
-                raise SessionCapacityError(
-                    exc.active_sessions, n,
-                    f"dojo-nb serve refused a new session: {exc.active_sessions} of at most {n} "
-                    f"concurrent sessions are active (--max-concurrent {n}); close one or restart "
-                    "the server with a larger --max-concurrent") from None
+                raise SessionCapacityError(exc.active_sessions, exc.max_sessions,
+                                           capacity_message(exc.active_sessions, exc.max_sessions)) from None
 
         def close_all(self) -> None:
             """Close what is left at shutdown (sessions whose connection never ended cleanly)."""
@@ -135,7 +160,7 @@ def build_app(config: ServeConfig, token: str) -> Any:
     server.register_routes(app, mode=ServerMode.PRODUCTION)
     app.router.on_shutdown.append(_async(server.close_all))
     app.state.openenv_server = server
-    return TokenGate(app, token)
+    return TokenGate(CapacityGate(app, server), token)
 
 
 def _async(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
@@ -156,4 +181,4 @@ def serve(config: ServeConfig, token: str, host: str = "127.0.0.1", port: int = 
     app.app.state.openenv_server.close_all()
 
 
-__all__ = ["TOKEN_ENV", "TokenGate", "build_app", "is_loopback", "new_token", "serve"]
+__all__ = ["TOKEN_ENV", "CapacityGate", "TokenGate", "capacity_message", "build_app", "is_loopback", "new_token", "serve"]

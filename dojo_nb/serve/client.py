@@ -44,6 +44,9 @@ class DojoNbClient(EnvClient):  # type: ignore[type-arg]
             message = re.sub(r"//[^/@]*@", "//", str(exc))
             if "HTTP 403" in message:
                 message += " (the server refused the token)"
+            body = getattr(getattr(exc.__cause__, "response", None), "body", b"") or b""
+            if body:  # the server's reason, e.g. the bound on sessions
+                message += ": " + body.decode("utf-8", "replace").strip()
             raise ConnectionError(message) from None
         return self
 
