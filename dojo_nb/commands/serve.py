@@ -45,7 +45,7 @@ def serve_cmd(
         typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach it and has the token "
                    "can run code in a kernel (the traffic is not encrypted)", err=True)
     source = "--token" if token else f"${TOKEN_ENV}" if given else "generated"
-    typer.echo(f"dojo-nb serve: task {task} on ws://{host}:{port} (at most {max_concurrent} session{"s" if max_concurrent > 1 else ""} at a time)", err=True)
+    typer.echo(f"dojo-nb serve: task {task} on ws://{host}:{port} (at most {max_concurrent} at a time)", err=True)
     typer.echo(f"token ({source}): {secret if not given else '(as given)'}", err=True)
     serve(config, secret, host=host, port=port)
 

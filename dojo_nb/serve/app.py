@@ -10,11 +10,14 @@ OpenEnv's own clients work unchanged).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextvars
 import functools
 import hmac
 import ipaddress
 import secrets
+import threading
 from typing import Any, Awaitable, Callable
 
 from dojo_nb.serve import require_openenv
@@ -116,6 +119,55 @@ def capacity_message(active: int, bound: int) -> str:
             "--max-concurrent")
 
 
+#: The session environment of the WebSocket being served in this task (set by `_create_session`).
+_CONNECTION: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("dojo_nb_serve_conn", default=None)
+
+
+class DisconnectWatch:
+    """ASGI middleware: notices a client that goes away *during* a step and interrupts the cell.
+
+    OpenEnv reads the socket only between steps, so without this a killed client's kernel would
+    run on until its cell ended (up to the cell timeout). Messages pass through a small queue
+    read by a side task; a disconnect there interrupts the session's kernel, the step returns,
+    and OpenEnv closes the session as usual.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=8)
+        holder: dict[str, Any] = {"env": None, "gone": None}
+
+        async def pump() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    holder["gone"] = message
+                    env = holder["env"]
+                    if env is not None and env.stepping:  # fire and forget: never wait on a kernel here
+                        threading.Thread(target=env.interrupt, name="dojo-nb-serve-interrupt", daemon=True).start()
+                await queue.put(message)
+                if holder["gone"] is not None:
+                    return
+
+        async def relayed() -> dict[str, Any]:
+            if holder["gone"] is not None and queue.empty():
+                return holder["gone"]
+            return await queue.get()
+
+        reset = _CONNECTION.set(holder)
+        task = asyncio.create_task(pump())
+        try:
+            await self.app(scope, relayed, send)
+        finally:
+            task.cancel()
+            _CONNECTION.reset(reset)
+
+
 def _bounded_server_class() -> type:
     """OpenEnv's server with a refusal that says which bound was hit and how to raise it."""
     from openenv.core.env_server.exceptions import SessionCapacityError
@@ -124,10 +176,14 @@ def _bounded_server_class() -> type:
     class BoundedServer(HTTPEnvServer):
         async def _create_session(self) -> tuple[str, Any]:
             try:
-                return await super()._create_session()
+                session_id, env = await super()._create_session()
             except SessionCapacityError as exc:
                 raise SessionCapacityError(exc.active_sessions, exc.max_sessions,
                                            capacity_message(exc.active_sessions, exc.max_sessions)) from None
+            holder = _CONNECTION.get()
+            if holder is not None:  # this WebSocket's DisconnectWatch can now interrupt its cells
+                holder["env"] = env
+            return session_id, env
 
         def close_all(self) -> None:
             """Close what is left at shutdown (sessions whose connection never ended cleanly)."""
@@ -160,7 +216,7 @@ def build_app(config: ServeConfig, token: str) -> Any:
     server.register_routes(app, mode=ServerMode.PRODUCTION)
     app.router.on_shutdown.append(_async(server.close_all))
     app.state.openenv_server = server
-    return TokenGate(CapacityGate(app, server), token)
+    return TokenGate(CapacityGate(DisconnectWatch(app), server), token)
 
 
 def _async(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:

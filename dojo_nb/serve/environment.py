@@ -50,6 +50,7 @@ class ServedEpisode(Environment):  # type: ignore[type-arg]
         self.session_dir = config.out_dir / f"session-{secrets.token_hex(6)}"
         self._env: DojoEnv | None = None
         self._episode_id: str | None = None
+        self.stepping = False  # a step is running (read by the server's disconnect watch)
 
     def _dojo(self) -> DojoEnv:
         if self._env is None:
@@ -72,7 +73,12 @@ class ServedEpisode(Environment):  # type: ignore[type-arg]
     def step(self, action: DojoAction, timeout_s: Optional[float] = None,  # type: ignore[override]
              **kwargs: Any) -> DojoObservation:
         """`DojoEnv.step` on the contract dict; cell time limits are the server's, not the client's."""
-        obs, reward, terminated, truncated, info = self._dojo().step(action.to_contract())
+        env = self._dojo()
+        self.stepping = True
+        try:
+            obs, reward, terminated, truncated, info = env.step(action.to_contract())
+        finally:
+            self.stepping = False
         return make_observation(obs, float(reward), terminated, truncated, info)
 
     @property
@@ -91,6 +97,17 @@ class ServedEpisode(Environment):  # type: ignore[type-arg]
         return EnvironmentMetadata(name="dojo-nb", version=__version__,
                                    description=f"dojo-nb task {self.config.task}: ML engineering in a "
                                                "live, sandboxed Jupyter kernel")
+
+    def interrupt(self) -> None:
+        """Stop the running cell (from any thread): the client is gone, so the step must end for
+        the session to close; the cell is recorded as interrupted."""
+        env = self._env
+        session = env.state.session if env is not None else None
+        if session is not None:
+            try:
+                session.interrupt()
+            except Exception:  # noqa: BLE001 - a kernel already stopping needs no interrupt
+                pass
 
     def close(self) -> None:
         """End the episode and stop its kernel (the session is over)."""

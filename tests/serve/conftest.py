@@ -130,3 +130,5 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         survivors = stop_server(srv)
         assert not survivors, f"kernel processes outlived the server: {survivors}"
+        log = srv.log.read_text(errors="replace")
+        assert "Exception in ASGI application" not in log, log[-4000:]

@@ -143,22 +143,28 @@ KILLED_CLIENT = textwrap.dedent("""
     env.connect(); env.reset()
     r = env.step({"type": "execute_code", "code": "y = 1"})
     print("ready", r.observation.status, flush=True)
+    if sys.argv[3] == "mid-step":  # killed while a long cell runs (the server's cell timeout is 120 s)
+        env.step({"type": "execute_code", "code": "import time\\ntime.sleep(110)"})
     time.sleep(600)
 """)
 
 
-def test_a_killed_client_ends_its_kernel(server: Server) -> None:
+@pytest.mark.parametrize("when", ["idle", "mid-step"])
+def test_a_killed_client_ends_its_kernel(server: Server, when: str) -> None:
     assert server.kernels() == set()
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_CLIENT, server.url, TOKEN], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_CLIENT, server.url, TOKEN, when], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.startswith("ready ok"), line + (proc.stdout.read() if proc.poll() is not None and proc.stdout else "")
         (kernel,) = server.wait_kernels(1)
+        time.sleep(3 if when == "mid-step" else 0)  # the long cell is running
         proc.kill()
         proc.wait(timeout=30)
-        server.wait_kernels(0, timeout=60)
+        t0 = time.monotonic()
+        server.wait_kernels(0, timeout=60)  # well before the 110 s cell would have ended
         assert kernel not in server.kernels()
+        print(f"\n[serve] killed client ({when}): its kernel was gone {time.monotonic() - t0:.1f} s later")
     finally:
         if proc.poll() is None:
             proc.kill()
