@@ -15,9 +15,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-pytest.importorskip("openenv.core.env_server",
-                    reason="the serve tests need the optional extra: pip install -e '.[serve]' (openenv-core)")
-
 TASK = os.environ.get("DOJO_NB_ENV_TEST_TASK", "penguins-species")
 TOKEN = f"test-token-{os.getpid()}"  # one value however often this module is imported
 MAX_CONCURRENT = 2
