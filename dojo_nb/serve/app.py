@@ -29,6 +29,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 TOKEN_ENV = "DOJO_NB_SERVE_TOKEN"
 OPEN_PATHS = frozenset({"/health"})  # readiness probes carry no token and learn nothing
+_GONE = ("WebSocketDisconnect", "WebSocketDisconnected", "ClientDisconnected")  # the client left first
 REFUSED = b"dojo-nb serve: missing or wrong token (send Authorization: Bearer TOKEN)\n"
 
 
@@ -78,7 +79,7 @@ class TokenGate:
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:  # openenv closes a socket its client already closed: not an error
-                if kind != "websocket" or type(exc).__name__ not in ("WebSocketDisconnect", "ClientDisconnected"):
+                if kind != "websocket" or type(exc).__name__ not in _GONE:
                     raise
             return
         headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"www-authenticate", b'Bearer realm="dojo-nb"')]
