@@ -35,6 +35,9 @@ def serve_cmd(
     from dojo_nb.serve.environment import ServeConfig
     from dojo_nb.tasks import load_task
 
+    if idle_timeout <= cell_timeout:
+        raise typer.BadParameter("--idle-timeout must be longer than --cell-timeout (a running cell "
+                                 "is not activity to OpenEnv: its session would be closed mid-cell)")
     load_task(task)  # an unknown task fails here, not in the first client's session
     given = token or os.environ.get(TOKEN_ENV)
     secret = given or new_token()

@@ -209,6 +209,10 @@ def build_app(config: ServeConfig, token: str) -> Any:
 
     if config.max_concurrent < 1:
         raise ValueError(f"max_concurrent must be >= 1, got {config.max_concurrent}")
+    if config.idle_timeout_s is not None and config.idle_timeout_s <= config.cell_timeout_s:
+        # OpenEnv counts only finished messages as activity: a running cell would look idle.
+        raise ValueError(f"the idle timeout ({config.idle_timeout_s:g} s) must be longer than the cell "
+                         f"timeout ({config.cell_timeout_s:g} s), or a long cell's session is reaped")
     server = _bounded_server_class()(
         functools.partial(ServedEpisode, config), DojoAction, DojoObservation,
         concurrency_config=ConcurrencyConfig(max_concurrent_envs=config.max_concurrent,
