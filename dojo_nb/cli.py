@@ -18,7 +18,7 @@ app = typer.Typer(
 
 # Each module in dojo_nb.commands exposes `register(app)`. A module that fails to import
 # stops the command line with its reason: a silently missing command hides a broken install.
-_COMMAND_MODULES = ["run", "tasks", "kernel", "episode", "export", "report", "doctor"]
+_COMMAND_MODULES = ["run", "tasks", "kernel", "episode", "export", "report", "doctor", "serve"]
 
 
 class CommandImportError(ImportError):
