@@ -126,7 +126,7 @@ class _Server:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
             try:
-                _write(proc.stdin, (func, args, limits.time_s, limits.memory_mb))
+                _write(proc.stdin, (func, args, limits.time_s, limits.memory_mb, _dojo_environ()))
                 ready, _, _ = select.select([proc.stdout], [], [], limits.time_s + 60)  # it enforces time_s
                 if not ready:
                     raise OSError("the grading helper did not answer")
@@ -136,6 +136,18 @@ class _Server:
                 proc.wait(timeout=10)
                 self._proc = None
                 return ("error", f"the grading helper failed ({exc})")
+
+
+def _dojo_environ() -> dict[str, str]:
+    """The driver's DOJO_NB_* settings now (cache, task size...): the helper started earlier,
+    perhaps under other ones, and must grade against the data this driver prepared."""
+    return {k: v for k, v in os.environ.items() if k.startswith("DOJO_NB_")}
+
+
+def _apply_environ(environ: dict[str, str]) -> None:
+    for key in [k for k in os.environ if k.startswith("DOJO_NB_") and k not in environ]:
+        del os.environ[key]
+    os.environ.update(environ)
 
 
 _SERVER = _Server()
@@ -263,9 +275,10 @@ def _serve() -> None:
     os.dup2(2, 1)
     while True:
         try:
-            func, args, time_s, memory_mb = _read(stdin)
+            func, args, time_s, memory_mb, environ = _read(stdin)
         except EOFError:
             return
+        _apply_environ(environ)
         _write(stdout, _serve_one(func, args, time_s, memory_mb))
 
 

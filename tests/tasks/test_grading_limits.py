@@ -103,3 +103,14 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("DOJO_NB_GRADE_TIMEOUT_S", "7.5")
     monkeypatch.setenv("DOJO_NB_GRADE_MEMORY_MB", "2048")
     assert GradeLimits.from_env() == GradeLimits(time_s=7.5, memory_mb=2048)
+
+
+def test_the_helper_grades_against_the_drivers_cache_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper may have started under another DOJO_NB_CACHE: it grades against this one."""
+    from dojo_nb.tasks import load_task
+
+    task = load_task("synthetic-binary-logloss")
+    assert task.grade(task.prepare().public_dir / "sample_submission.csv").valid  # helper started here
+    monkeypatch.setenv("DOJO_NB_CACHE", str(tmp_path))  # another installation: other secret, other ids
+    report = task.grade(task.prepare().public_dir / "sample_submission.csv")
+    assert report.valid, report.message
