@@ -3,9 +3,15 @@
 It works through a task the way a careful person would, one cell at a time: look at the
 files, load and inspect, build features, cross-validate a simple model, write, validate and
 submit; then try a stronger model and keep it only if its cross-validated score is better.
-When a cell fails it reads the error, says so in a markdown cell, and falls back to a simpler
-cell; as a last resort it submits the sample submission, so every episode ends with a valid
-file. Its cells are plain pandas/scikit-learn code a person can read and re-run.
+Its cells are plain pandas/scikit-learn code a person can read and re-run.
+
+It has three approaches, tried in this order and each at most once, so it never loops:
+the tabular plan (a train.csv, a test.csv and a sample_submission.csv, one label to predict);
+a model from whatever the input files are (`dojo_nb.agents.baseline_cells`: the sample
+submission's columns, CSV/JSON/JSON-lines tables also inside zips, images in zips or folders,
+text columns); and the sample submission copied as it is. A cell that fails falls back once
+to its simpler version when it has one; otherwise, like a file that does not validate, it
+ends the approach and the next one starts.
 """
 
 from __future__ import annotations
@@ -295,7 +301,11 @@ class BaselineAgent:
         t = self.task
         stages: list[tuple[str, list[Step]]] = []
         classic = {"train.csv", "test.csv", "sample_submission.csv"} <= files or not files
-        if classic and len(t.get("target_columns") or []) <= 1:
+        targets = list(t.get("target_columns") or [])
+        # one target, or one probability column per class of a single label column (penguins-species)
+        one_label = len(targets) <= 1 or (list(t.get("classes") or []) == targets
+                                          and t.get("label_column") not in targets)
+        if classic and one_label:
             stages.append(("the tabular plan (train.csv, test.csv)",
                            [(a, None if f is OPTIONAL else f, a.get("type") == "execute_code" and f is not OPTIONAL)
                             for a, f in self._classic_plan()]))
