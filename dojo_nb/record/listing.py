@@ -181,7 +181,14 @@ class _Listing:
     def name(self, p: Path) -> str:
         return f"{self.kernel_root}/{p.relative_to(self.root).as_posix()}"
 
+    @property
+    def full(self) -> bool:
+        return len(self.lines) >= MAX_LINES
+
     def file(self, p: Path, indent: str) -> None:
+        if self.full:  # nothing more is opened once the listing is full: it only counts
+            self.left_out += 1
+            return
         kind = file_kind(p)
         self.add(f"{indent}{self.name(p)}  ({p.lstat().st_size:,} bytes{'; ' + kind if kind else ''})")
         if self.head and indent == "  " and p.suffix.lower() in _TEXT_HEAD:
@@ -196,7 +203,13 @@ class _Listing:
                  f"{_by_extension(names) if names else 'empty'}{example})")
 
     def folder(self, folder: Path, indent: str, depth: int) -> None:
+        if self.full:
+            self.left_out += 1
+            return
         files, dirs = _walk(folder)
+        if folder == self.root and len(files) + len(dirs) > MAX_LINES:
+            self.add(f"  {self.kernel_root}/  ({len(files):,} files and {len(dirs):,} folders at the top: "
+                     f"{_by_extension([p.name for p in files])}; the first ones follow)")
         if folder != self.root:
             if depth > MAX_DEPTH or len(files) > MAX_FILES_PER_FOLDER or len(dirs) > MAX_SUBFOLDERS:
                 self.summary(folder, indent)
@@ -216,7 +229,7 @@ def describe_inputs(input_dir: Path, kernel_input_dir: str, *, head: bool = Fals
     listing = _Listing(input_dir, kernel_input_dir, head)
     listing.folder(input_dir, "  ", 0)
     if listing.left_out:
-        listing.lines.append(f"  ... {listing.left_out:,} more lines left out (list the folder yourself)")
+        listing.lines.append(f"  ... {listing.left_out:,} more entries left out (list the folder yourself)")
     return "\n".join(listing.lines) or "  (no files)"
 
 
