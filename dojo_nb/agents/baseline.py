@@ -16,15 +16,15 @@ ends the approach and the next one starts.
 
 from __future__ import annotations
 
-import textwrap
 import re
+import textwrap
 from collections import deque
-from typing import Any, Optional
+from typing import Any
 
 from dojo_nb.agents.baseline_cells import SAMPLE_COPY, generic_cells
 
 #: A step of a plan: the action, the simpler action tried once if it fails, whether the rest needs it.
-Step = tuple[dict[str, Any], Optional[dict[str, Any]], bool]
+Step = tuple[dict[str, Any], dict[str, Any] | None, bool]
 #: Marks a plan's cell that may fail without giving up the approach (the stronger model).
 OPTIONAL: dict[str, Any] = {"optional": True}
 
@@ -33,7 +33,7 @@ def top_level_inputs(reset_text: str, input_dir: str) -> set[str]:
     """The names of the files at the top of INPUT_DIR, as the reset text lists them."""
     if not input_dir:
         return set()
-    return set(re.findall(rf"^\s+{re.escape(input_dir)}/([^/\s]+)\s+\(", reset_text, re.M))
+    return set(re.findall(rf"^\s+{re.escape(input_dir)}/([^/\s]+)\s+\(", reset_text, re.MULTILINE))
 
 # Cells are templates; {placeholders} are filled from the task's metadata (never the answers).
 
@@ -264,7 +264,7 @@ class BaselineAgent:
             self.failures += 1
             err = (observation.get("error") or {})
             what = f"{err.get('ename', observation.get('status'))}: {err.get('evalue', '')}".strip()[:300]
-            action, fallback, required = last
+            _, fallback, required = last
             if fallback is not None:
                 self._queue.appendleft((fallback, None, required))
                 return {"type": "add_markdown",

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
@@ -84,9 +84,7 @@ def _binds(node: ast.AST) -> set[str]:
     if isinstance(node, ast.Assign):
         for t in node.targets:
             out |= _target_names(t)
-    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-        out |= _target_names(node.target)
-    elif isinstance(node, (ast.For, ast.AsyncFor)):
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
         out |= _target_names(node.target)
     elif isinstance(node, ast.withitem) and node.optional_vars is not None:
         out |= _target_names(node.optional_vars)

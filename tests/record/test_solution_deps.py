@@ -45,8 +45,8 @@ def test_replay_of_an_episode_whose_failed_cell_bound_a_name_reproduces(tmp_path
     env = dojo_nb.make("iris-species", out_dir=tmp_path / "ep", max_steps=10)
     env.reset()
     cells = [
-        ("import os, shutil\nsrc = os.path.join(INPUT_DIR, 'sample_submission.csv')\n"
-         "raise RuntimeError('failed after binding src')", "error"),
+        (("import os, shutil\nsrc = os.path.join(INPUT_DIR, 'sample_submission.csv')\n"
+          "raise RuntimeError('failed after binding src')"), "error"),
         ("copy_from = src", "ok"),                                   # worked live: src was bound
         ("import os, shutil\nshutil.copy(os.path.join(INPUT_DIR, 'sample_submission.csv'), SUBMISSION_PATH)", "ok"),
         ("print(copy_from)", "ok"),

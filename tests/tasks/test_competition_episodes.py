@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 from dojo_nb.agents import baseline, baseline_cells
+from dojo_nb.record.metadata import EpisodeMeta
 from dojo_nb.runner import EpisodeOutcome, run_many
 from dojo_nb.tasks import mlebench_bulk, mledojo_import
 
@@ -74,4 +75,8 @@ def test_baseline_episode_submits_and_replays(suite: str, cid: str,
     assert outcome.valid, outcome.final
     assert outcome.replay and outcome.replay.get("reproduced"), outcome.replay
     assert _copied_the_sample(outcome) == ((suite, cid) in SAMPLE_ONLY)
+    # the agent was told of every input, not only train.csv/test.csv
+    listing = EpisodeMeta.of(nbformat.read(outcome.episode_dir / "trajectory.ipynb", as_version=4)).input_listing
+    public = MLEBENCH / cid / "prepared" / "public" if suite == "mlebench" else MLEDOJO / "data" / cid / "data" / "public"
+    assert listing and all(f"/{p.name}" in listing for p in public.iterdir())
     assert outcome.steps <= 20  # each approach tried once: no loop
