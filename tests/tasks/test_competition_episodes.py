@@ -1,7 +1,8 @@
 """The baseline agent works every MLE-bench and MLE-Dojo fixture: a whole episode, a valid file, a replay.
 
-Each suite is imported into its own cache (the two share competition ids) and its episodes run
-two at a time with `run_many` (real kernels, the local backend), each replayed by papermill.
+Each suite is imported into its own cache (the two share competition ids), in a child process,
+and its episodes run two at a time with `run_many` (real kernels, the local backend), each
+replayed by papermill.
 Where the inputs allow a model (CSV, JSON, JSON lines, images in zips or folders, text), the
 submission is a model's; where they do not (denoising's pixel ids, question answering's spans),
 the agent copies the sample once and stops.
@@ -9,6 +10,10 @@ the agent copies the sample once and stops.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,9 +22,9 @@ import pytest
 
 from dojo_nb.agents import baseline, baseline_cells
 from dojo_nb.record.metadata import EpisodeMeta
-from dojo_nb.runner import EpisodeOutcome, run_many
-from dojo_nb.tasks import mlebench_bulk, mledojo_import
+from dojo_nb.runner import EpisodeOutcome
 
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 MLEBENCH = FIXTURES / "mlebench"
 MLEDOJO = FIXTURES / "mledojo"
@@ -31,12 +36,26 @@ SAMPLE_ONLY = {("mlebench", "denoising-dirty-documents"), ("mlebench", "tensorfl
 CASES = [("mlebench", cid) for cid in MLEBENCH_IDS] + [("mledojo", cid) for cid in MLEDOJO_IDS]
 
 
-def _import(suite: str) -> None:
-    if suite == "mlebench":
-        outcomes = mlebench_bulk.import_data_dir(MLEBENCH, MLEBENCH, MLEBENCH_IDS)
-    else:
-        outcomes = mledojo_import.import_data_dir(MLEDOJO / "data", MLEDOJO / "MLE-Dojo" / "mledojo" / "competitions")
-    assert all(o.imported for o in outcomes), [o.message for o in outcomes]
+#: Runs in a child process: the suite's cache is its own and nothing of it stays in the test process
+#: (a catalogue seen under another DOJO_NB_CACHE made later builtin-task episodes grade wrongly).
+_DRIVER = """
+import json, sys
+from pathlib import Path
+from dojo_nb.runner import run_many
+from dojo_nb.tasks import mlebench_bulk, mledojo_import
+suite, fixtures, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+ids = json.loads(sys.argv[4])
+if suite == "mlebench":
+    imported = mlebench_bulk.import_data_dir(fixtures / "mlebench", fixtures / "mlebench", ids)
+else:
+    imported = mledojo_import.import_data_dir(fixtures / "mledojo" / "data",
+                                              fixtures / "mledojo" / "MLE-Dojo" / "mledojo" / "competitions")
+bad = [o.message for o in imported if not o.imported]
+assert not bad, bad
+for o in run_many(ids, "baseline", out_dir=out, parallel=2, replay=True):
+    print("OUTCOME " + json.dumps({"task_id": o.task_id, "episode_dir": str(o.episode_dir), "steps": o.steps,
+                                   "final": o.final, "replay": o.replay, "error": o.error}, default=str))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +66,17 @@ def episodes(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[s
     def get(suite: str) -> dict[str, EpisodeOutcome]:
         if suite not in done:
             root = tmp_path_factory.mktemp(suite)
-            with pytest.MonkeyPatch.context() as mp:
-                mp.setenv("DOJO_NB_CACHE", str(root / "cache"))
-                _import(suite)
-                ids = MLEBENCH_IDS if suite == "mlebench" else MLEDOJO_IDS
-                outcomes = run_many(ids, "baseline", out_dir=root / "episodes", parallel=2, replay=True)
-            done[suite] = {o.task_id: o for o in outcomes}
+            ids = MLEBENCH_IDS if suite == "mlebench" else MLEDOJO_IDS
+            env = {**os.environ, "DOJO_NB_CACHE": str(root / "cache"),
+                   "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+            run = subprocess.run([sys.executable, "-c", _DRIVER, suite, str(FIXTURES), str(root / "episodes"),
+                                  json.dumps(ids)], capture_output=True, text=True, env=env, timeout=880, check=False)
+            assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+            rows = [json.loads(line[len("OUTCOME "):]) for line in run.stdout.splitlines()
+                    if line.startswith("OUTCOME ")]
+            done[suite] = {r["task_id"]: EpisodeOutcome(r["task_id"], Path(r["episode_dir"]), steps=r["steps"],
+                                                        final=r["final"] or {}, replay=r["replay"], error=r["error"])
+                           for r in rows}
         return done[suite]
 
     return get
