@@ -119,7 +119,7 @@ def reset_text(ep: EpisodeRecord) -> str:
     """The first user message: the reset text the agent read, rendered as the env rendered it."""
     meta = ep.meta
     kernel_input = meta.kernel_paths.get("INPUT_DIR", "INPUT_DIR")
-    files = view.input_listing(ep.layout.input_dir, str(kernel_input))
+    files = meta.input_listing or view.input_listing(ep.layout.input_dir, str(kernel_input), detailed=False)
     return view.reset_text(description_of(ep.nb), meta.kernel_paths, files, meta.budgets,
                            rules=meta.rules, facts=meta.kernel_facts)
 

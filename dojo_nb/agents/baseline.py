@@ -3,16 +3,37 @@
 It works through a task the way a careful person would, one cell at a time: look at the
 files, load and inspect, build features, cross-validate a simple model, write, validate and
 submit; then try a stronger model and keep it only if its cross-validated score is better.
-When a cell fails it reads the error, says so in a markdown cell, and falls back to a simpler
-cell; as a last resort it submits the sample submission, so every episode ends with a valid
-file. Its cells are plain pandas/scikit-learn code a person can read and re-run.
+Its cells are plain pandas/scikit-learn code a person can read and re-run.
+
+It has three approaches, tried in this order and each at most once, so it never loops:
+the tabular plan (a train.csv, a test.csv and a sample_submission.csv, one label to predict);
+a model from whatever the input files are (`dojo_nb.agents.baseline_cells`: the sample
+submission's columns, CSV/JSON/JSON-lines tables also inside zips, images in zips or folders,
+text columns); and the sample submission copied as it is. A cell that fails falls back once
+to its simpler version when it has one; otherwise, like a file that does not validate, it
+ends the approach and the next one starts.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections import deque
 from typing import Any
+
+from dojo_nb.agents.baseline_cells import SAMPLE_COPY, generic_cells
+
+#: A step of a plan: the action, the simpler action tried once if it fails, whether the rest needs it.
+Step = tuple[dict[str, Any], dict[str, Any] | None, bool]
+#: Marks a plan's cell that may fail without giving up the approach (the stronger model).
+OPTIONAL: dict[str, Any] = {"optional": True}
+
+
+def top_level_inputs(reset_text: str, input_dir: str) -> set[str]:
+    """The names of the files at the top of INPUT_DIR, as the reset text lists them."""
+    if not input_dir:
+        return set()
+    return set(re.findall(rf"^\s+{re.escape(input_dir)}/([^/\s]+)\s+\(", reset_text, re.MULTILINE))
 
 # Cells are templates; {placeholders} are filled from the task's metadata (never the answers).
 
@@ -219,43 +240,100 @@ class BaselineAgent:
     name = "baseline"
 
     def __init__(self, **_: Any) -> None:
-        self._queue: deque[tuple[dict[str, Any], dict[str, Any] | None]] = deque()
-        self._pending_fallback: dict[str, Any] | None = None
+        self._queue: deque[Step] = deque()
+        self._stages: deque[tuple[str, list[Step]]] = deque()
+        self._last: Step | None = None
         self.task: dict[str, Any] = {}
+        self.stage = ""
         self.failures = 0
 
     # --- protocol -------------------------------------------------------------------------
     def reset(self, observation: dict[str, Any], info: dict[str, Any]) -> None:
         self.task = dict(info.get("task") or {})
         self.failures = 0
-        self._queue = deque(self._plan())
-        self._pending_fallback = None
+        files = top_level_inputs(str(observation.get("text") or ""), str((info.get("paths") or {}).get("INPUT_DIR", "")))
+        self._stages = deque(self._stage_plans(files))
+        self._queue = deque()
+        self._last = None
+        self._next_stage()
 
     def act(self, observation: dict[str, Any]) -> dict[str, Any]:
-        if self._pending_fallback is not None and observation.get("status") in ("error", "timeout", "crashed"):
-            fallback, self._pending_fallback = self._pending_fallback, None
+        last, self._last = self._last, None
+        if (last is not None and last[0].get("type") == "execute_code"
+                and observation.get("status") in ("error", "timeout", "crashed")):
             self.failures += 1
             err = (observation.get("error") or {})
-            what = f"{err.get('ename', observation.get('status'))}: {err.get('evalue', '')}".strip()
-            self._queue.appendleft((fallback, None))
-            return {"type": "add_markdown",
-                    "text": f"That cell failed ({what[:300]}). Falling back to a simpler version."}
-        self._pending_fallback = None
+            what = f"{err.get('ename', observation.get('status'))}: {err.get('evalue', '')}".strip()[:300]
+            _, fallback, required = last
+            if fallback is not None:
+                self._queue.appendleft((fallback, None, required))
+                return {"type": "add_markdown",
+                        "text": f"That cell failed ({what}). Falling back to a simpler version."}
+            if required:
+                return {"type": "add_markdown",
+                        "text": f"That cell failed ({what}), and the rest of this approach needs it. "
+                                f"{self._next_stage()}"}
         grading = observation.get("grading") or {}
         if observation.get("action_type") == "validate" and grading.get("valid") is False:
             self.failures += 1
-            self.on_invalid_submission()
             return {"type": "add_markdown",
-                    "text": f"Validation failed ({grading.get('message', '')[:300]}). Replacing the file "
-                            "with the sample submission so that something valid is on disk."}
+                    "text": f"Validation failed ({str(grading.get('message', ''))[:300]}). {self._next_stage()}"}
+        if not self._queue:
+            self._next_stage()
         if not self._queue:
             return {"type": "submit", "final": True}
-        action, fallback = self._queue.popleft()
-        self._pending_fallback = fallback
-        return action
+        self._last = self._queue.popleft()
+        return self._last[0]
+
+    def _next_stage(self) -> str:
+        """Drop what is left of the current approach and start the next one (each is tried once)."""
+        if not self._stages:
+            self._queue = deque([({"type": "submit", "final": True}, None, False)])
+            self.stage = "end"
+            return "Nothing else to try: ending with what is on disk."
+        self.stage, steps = self._stages.popleft()
+        self._queue = deque(steps)
+        return f"Next: {self.stage}."
 
     # --- the plan -------------------------------------------------------------------------
-    def _plan(self) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    def _stage_plans(self, files: set[str]) -> list[tuple[str, list[Step]]]:
+        """The approaches, in the order they are tried: each runs only if the one before gave up."""
+        t = self.task
+        stages: list[tuple[str, list[Step]]] = []
+        classic = {"train.csv", "test.csv", "sample_submission.csv"} <= files or not files
+        targets = list(t.get("target_columns") or [])
+        # one target, or one probability column per class of a single label column (penguins-species)
+        one_label = len(targets) <= 1 or (list(t.get("classes") or []) == targets
+                                          and t.get("label_column") not in targets)
+        if classic and one_label:
+            stages.append(("the tabular plan (train.csv, test.csv)",
+                           [(a, None if f is OPTIONAL else f, a.get("type") == "execute_code" and f is not OPTIONAL)
+                            for a, f in self._classic_plan()]))
+
+        def md(text: str) -> Step:
+            return ({"type": "add_markdown", "text": text}, None, False)
+
+        def code(src: str) -> Step:
+            return ({"type": "execute_code", "code": src}, None, True)
+
+        load, features, model = generic_cells(t)
+        stages.append(("a model from whatever the input files are", [
+            md("**Plan.** Find the sample submission (its columns are the ids and targets to predict) and "
+               "the training and test data whatever their format (CSV, JSON, JSON lines, inside zips), turn "
+               "their columns into features (TF-IDF for text, one-hot for categories, a few grey pixels per "
+               "image), fit one simple model per target and write the predictions in the sample's order."),
+            code(load), code(features), code(model),
+            ({"type": "validate"}, None, False), ({"type": "submit"}, None, False),
+            ({"type": "submit", "final": True}, None, False)]))
+        stages.append(("the sample submission", [
+            md("Copy the sample submission (a constant prediction) so that a valid file is on disk."),
+            code(SAMPLE_COPY), ({"type": "validate"}, None, False), ({"type": "submit"}, None, False),
+            ({"type": "submit", "final": True}, None, False)]))
+        return stages
+
+    # --- the plan -------------------------------------------------------------------------
+    def _classic_plan(self) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+        """The train.csv/test.csv/sample_submission.csv plan (one target column)."""
         t = self.task
         kind = t.get("submission_kind", "value")
         task_type = t.get("type", "regression")
@@ -286,7 +364,7 @@ class BaselineAgent:
                     "never on shuffled folds."), None),
                 (code(_CV_FORECAST + "\n" + _WRITE_FORECAST), fallback_sub),
             ]
-            strong = (code(_STRONG_FORECAST), None)
+            strong = (code(_STRONG_FORECAST), OPTIONAL)
             strong_note = md("Try damped Holt-Winters exponential smoothing against the best simple forecaster.")
         else:
             plan.append((code(_FEATURES_TABULAR), None))
@@ -321,7 +399,7 @@ class BaselineAgent:
             plan.append((code(cv_src + "\n" + write_src),
                          code(simpler_src + "\n" + write_src)))
             strong_class = "HistGradientBoostingClassifier" if classification else "HistGradientBoostingRegressor"
-            strong = (code(_STRONG_TABULAR.replace("{strong_class}", strong_class)), None)
+            strong = (code(_STRONG_TABULAR.replace("{strong_class}", strong_class)), OPTIONAL)
             strong_note = md("Try gradient boosting (histogram-based, 300 rounds, learning rate 0.05) "
                              "with the same folds; keep it only if its CV score is better.")
             del regression_like
@@ -336,8 +414,3 @@ class BaselineAgent:
             ({"type": "submit", "final": True}, None),
         ]
         return plan
-
-    # Recovery when validation reports an invalid file: replace the submission by the sample.
-    def on_invalid_submission(self) -> None:
-        self._queue.appendleft(({"type": "validate"}, None))
-        self._queue.appendleft(({"type": "execute_code", "code": _FALLBACK_SUBMISSION}, None))

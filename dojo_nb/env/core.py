@@ -188,7 +188,8 @@ class DojoEnv(gymnasium.Env):
                   "seed": s.seed, "make_seed": self.default_seed, "budgets": self.budgets.to_dict(),
                   "sandbox_limits": self.sandbox_limits, "kernel_paths": s.kernel_paths,
                   "started_at": s.started_at, "input_population": input_population,
-                  "kernel_source": kernel_source, "final_rule": FINAL_RULE, "rules": self.rules.to_dict()})
+                  "kernel_source": kernel_source, "final_rule": FINAL_RULE, "rules": self.rules.to_dict(),
+                  "input_listing": env_info.data_listing(self, head=False)})
         traj.add_description(str(self.task.description or ""))
         return traj
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from dojo_nb.env.rules import round_public
 from dojo_nb.env.scoring import jsonable
 from dojo_nb.record import view
+from dojo_nb.record.metadata import EpisodeMeta
 from dojo_nb.record.steps import list_steps
 
 if TYPE_CHECKING:
@@ -64,9 +66,14 @@ def kernel_facts(env: DojoEnv) -> dict[str, Any]:
 
 
 def reset_text(env: DojoEnv) -> str:
-    """The first observation's text (rendered by `dojo_nb.record.view.reset_text`)."""
+    """The first observation's text (rendered by `dojo_nb.record.view.reset_text`).
+
+    The input listing is the one recorded at reset when there is one: export shows the very
+    text, and a huge folder is walked once.
+    """
+    recorded = EpisodeMeta.of(env.state.trajectory).input_listing if env.state.trajectory is not None else None
     return view.reset_text(str(env.task.description or ""), env.state.kernel_paths,
-                           data_listing(env, head=False), env.budgets.to_dict(),
+                           recorded or data_listing(env, head=False), env.budgets.to_dict(),
                            rules=env.rules.to_dict(), facts=env.state.kernel_facts)
 
 
@@ -95,6 +102,16 @@ def step_info(env: DojoEnv) -> dict[str, Any]:
     return info
 
 
+def sample_submissions(input_dir: Path) -> list[Path]:
+    """The sample submission files at the top of the input folder, whatever their case
+    (``sample_submission.csv``, ``sampleSubmission.csv``, ``sample_submission_null.csv``)."""
+    if not input_dir.is_dir():
+        return []
+    found = [p for p in input_dir.iterdir() if p.is_file() and not p.is_symlink()
+             and p.name.lower().replace("_", "").startswith("samplesubmission")]
+    return sorted(found, key=lambda p: (len(p.name), p.name))
+
+
 # --- request_info topics ----------------------------------------------------------------------
 def description(env: DojoEnv) -> str:
     return str(env.task.description or "(no description)")
@@ -114,7 +131,7 @@ def submission_format(env: DojoEnv) -> str:
         lines.append(f"Columns: {t['id_column']!r} (the row id) then {', '.join(map(repr, t['target_columns']))}.")
     elif t["target_columns"]:
         lines.append(f"Columns: {', '.join(map(repr, t['target_columns']))}.")
-    samples = sorted(env.state.layout.input_dir.glob("sample_submission*"))
+    samples = sample_submissions(env.state.layout.input_dir)
     if samples:
         rel = samples[0].name
         with open(samples[0], encoding="utf-8", errors="replace") as fh:

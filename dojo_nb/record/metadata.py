@@ -77,6 +77,7 @@ class EpisodeMeta(_Meta):
     kernel_paths: dict[str, Any] = field(default_factory=dict)
     started_at: str | None = None
     input_population: str | None = None
+    input_listing: str | None = None  # the input files as the reset text listed them
     kernel_source: str | None = None
     final_rule: str | None = None
     resumes: list[dict[str, Any]] = field(default_factory=list)

@@ -2,7 +2,8 @@
 
 ``solution.ipynb`` (what papermill replays) is derived from a trajectory by
 `build_solution`: the description, the parameters cell, then the code cells that ran with
-status ``ok`` since the last kernel restart, in execution order.
+status ``ok`` since the last kernel restart, in execution order, less those that depended on
+a name only a dropped (failed) cell had bound (`dojo_nb.record.deps`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from dojo_nb.record import layout
+from dojo_nb.record.deps import dependency_safe
 from dojo_nb.record.metadata import (DESCRIPTION, DOJO, PARAMETERS, CellMeta, cell_meta_dict,
                                      is_parameters_cell)
 
@@ -101,12 +103,18 @@ def list_steps(nb: NotebookNode) -> list[StepRecord]:
 
 
 def solution_cell_indices(nb: NotebookNode) -> list[int]:
-    """Trajectory indices of the code cells a solution keeps: ok, and after the last restart."""
+    """Trajectory indices of the code cells a solution keeps.
+
+    Those that ran ok after the last restart, less any that read a name a dropped cell had
+    bound (`dojo_nb.record.deps.dependency_safe` has the rule), so the replay can run them.
+    """
     metas = [CellMeta.of(cell) for cell in nb.cells]
     last_restart = max((i for i, m in enumerate(metas) if m.kernel_restarted), default=-1)
-    return [i for i, (cell, m) in enumerate(zip(nb.cells, metas))
-            if i > last_restart and cell.cell_type == "code" and m.action_type != PARAMETERS
-            and m.status == "ok"]
+    ran = [i for i, (cell, m) in enumerate(zip(nb.cells, metas))
+           if i > last_restart and cell.cell_type == "code" and m.action_type != PARAMETERS
+           and m.status is not None]
+    safe = dependency_safe((nb.cells[i].source, metas[i].status == "ok") for i in ran)
+    return [i for i, keep in zip(ran, safe) if keep]
 
 
 def build_solution(nb: NotebookNode) -> NotebookNode:

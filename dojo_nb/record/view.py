@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dojo_nb.kernel.render import truncate_middle  # the one truncation; re-exported for the agent's view
+from dojo_nb.record.listing import describe_inputs
 from dojo_nb.record.metadata import CellMeta
 
 #: The variables the parameters cell defines, in its order.
@@ -29,8 +30,15 @@ def truncate_end(text: str, max_chars: int) -> str:
     return text[:max_chars] + f"\n... [{len(text) - max_chars} characters cut]"
 
 
-def input_listing(input_dir: Path, kernel_input_dir: str, *, head: bool = False) -> str:
-    """The files in the sandbox's input folder as the kernel names them (links are skipped)."""
+def input_listing(input_dir: Path, kernel_input_dir: str, *, head: bool = False, detailed: bool = True) -> str:
+    """The files in the sandbox's input folder as the kernel names them (links are skipped).
+
+    `detailed` (what the env shows now) adds each file's kind and summarises big folders
+    (`dojo_nb.record.listing`); without it, the plain list that episodes recorded before
+    the listing was kept in ``metadata.dojo`` were shown, so their export stays what the agent read.
+    """
+    if detailed:
+        return describe_inputs(input_dir, kernel_input_dir, head=head)
     lines = []
     if input_dir.is_dir() and not input_dir.is_symlink() and not input_dir.parent.is_symlink():
         for p in sorted(input_dir.rglob("*")):
