@@ -52,15 +52,22 @@ def _cells(o: Any) -> list[tuple[str, str]]:
 _STYLE = {"yes": "green", "reproduced": "green", "no": "red"}
 
 
-def _table(outcomes: Sequence[Any]) -> Table:
+#: Columns a narrow terminal loses first (summary.json has them all).
+_OPTIONAL = ("gap",)
+
+
+def _table(outcomes: Sequence[Any], drop: Sequence[str] = ()) -> Table:
     table = Table(title="dojo-nb run", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                   padding=(0, 1, 0, 0))
     table.add_column("task", no_wrap=True, overflow="ignore")
     for header, _ in _cells(outcomes[0]) if outcomes else []:
+        if header in drop:
+            continue
         left = header in ("valid", "medal", "replay")
         table.add_column(header, justify="left" if left else "right", no_wrap=True)
     for o in outcomes:
-        table.add_row(o.task_id, *(Text(text, style=_STYLE.get(text, "")) for _, text in _cells(o)))
+        table.add_row(o.task_id, *(Text(text, style=_STYLE.get(text, "")) for header, text in _cells(o)
+                                   if header not in drop))
     return table
 
 
@@ -71,7 +78,7 @@ def _blocks(outcomes: Sequence[Any]) -> Group:
     for o in outcomes:
         parts.append(Text(o.task_id, style="bold"))
         cells = dict(_cells(o))
-        for names in (("valid", "replay", "steps", "time"), ("pub.pos", "score", "pos", "gap", "medal")):
+        for names in (("valid", "replay", "steps", "time"), ("pub.pos", "score", "pos"), ("gap", "medal")):
             line = Text("  ")
             for name in names:
                 line.append(f"{name} ", style="dim")
@@ -84,9 +91,12 @@ def _blocks(outcomes: Sequence[Any]) -> Group:
 def summary_view(outcomes: Sequence[Any], width: int) -> RenderableType:
     """The summary for a terminal `width` columns wide: the table if it fits, else blocks;
     reasons for invalid or unreproduced episodes below either, in full."""
-    table = _table(outcomes)
-    needed = Console(width=10_000).measure(table).maximum
-    body: RenderableType = table if needed <= width else _blocks(outcomes)
+    body: RenderableType = _blocks(outcomes)
+    for drop in ((), _OPTIONAL):  # the whole table, then without the optional columns, then blocks
+        table = _table(outcomes, drop)
+        if Console(width=10_000).measure(table).maximum <= width:
+            body = table
+            break
     notes: list[RenderableType] = []
     for o in outcomes:
         _, invalid_why, _, replay_why = _reasons(o)
