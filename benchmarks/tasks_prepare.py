@@ -28,7 +28,7 @@ def main() -> None:
         os.environ.pop("DOJO_NB_TASK_SIZE", None)  # full size
         from dojo_nb.runner import run_episode
         from dojo_nb.tasks import list_tasks
-        from dojo_nb.tasks.prepare import prepare_task
+        from dojo_nb.tasks.cache import prepare_task
 
         sizes: dict[str, int] = {}
         slowest = 0.0

@@ -5,7 +5,7 @@ Knows nothing about kernels. See docs/interfaces.md for the seam the environment
 
 from dojo_nb.tasks.catalogue import list_tasks, load_task
 from dojo_nb.tasks.grading import GradeReport, Validation, grade_submission, validate_submission
-from dojo_nb.tasks.prepare import PreparedData, prepare_task
+from dojo_nb.tasks.cache import PreparedData, prepare_task
 from dojo_nb.tasks.spec import Task, TaskError
 
 __all__ = [

@@ -130,7 +130,7 @@ def pooled(task: Task, seed: int, with_source: bool = False):
         groups, order, horizons = _frames(task, train, test)
         extra = []
         if with_source:  # the source series is a legitimate extra resource
-            from dojo_nb.tasks.prepare import source_table
+            from dojo_nb.tasks.cache import source_table
 
             extra = [source_table(task).to_numpy(dtype=float)]
         preds = global_gbm(_period(task), seed, extra)([groups[s] for s in order], [horizons[s] for s in order])

@@ -40,7 +40,7 @@ def leaderboard_top(task: Task) -> float | None:
 
 
 def sample_path(task: Task) -> Path | None:
-    from dojo_nb.tasks.prepare import prepare_task
+    from dojo_nb.tasks.cache import prepare_task
 
     found = sorted(prepare_task(task).public_dir.glob("sample_submission*.csv"))
     return found[0] if found else None

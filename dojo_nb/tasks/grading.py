@@ -22,7 +22,7 @@ import pandas as pd
 from dojo_nb.tasks.grading_limits import GradeLimits, GradingLimitExceeded, header_problem, run_limited
 from dojo_nb.tasks.leaderboard import load_leaderboard
 from dojo_nb.tasks.metrics import get_metric, normalise_label
-from dojo_nb.tasks.prepare import PreparedData, prepare_task
+from dojo_nb.tasks.cache import PreparedData, prepare_task
 from dojo_nb.tasks.spec import Task
 
 _SHOWN = 5  # how many offending ids a message lists

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.ndimage import map_coordinates
 
 from dojo_nb.tasks.playground import random_ids
-from dojo_nb.tasks.preparing import write_competition
+from dojo_nb.tasks.authoring import write_competition
 from dojo_nb.tasks.secret import task_seed
 from dojo_nb.tasks.size import scaled
 

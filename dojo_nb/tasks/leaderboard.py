@@ -95,7 +95,7 @@ def load_leaderboard(task: Task) -> Leaderboard:
     from dojo_nb.tasks.leaderboard_build import builds_reference_board, ensure_reference_board
 
     if builds_reference_board(task):
-        from dojo_nb.tasks.prepare import prepare_task
+        from dojo_nb.tasks.cache import prepare_task
 
         path = ensure_reference_board(task, prepare_task(task))
         return read_leaderboard_csv(path, task.lower_is_better, task.tolerance)

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.errors import LiveError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dojo_nb.tasks.prepare import PreparedData
+from dojo_nb.tasks.cache import PreparedData
 from dojo_nb.tasks.reference import LADDER_VERSION, ladder
 from dojo_nb.tasks.spec import Task
 

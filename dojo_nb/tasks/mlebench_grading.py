@@ -34,7 +34,7 @@ from dojo_nb.tasks.leaderboard import load_leaderboard
 from dojo_nb.tasks.mlebench_loader import ensure_mlebench, load_grade_fn
 from dojo_nb.tasks.mlebench_ranking import leaderboard_scores, rank, round_score
 from dojo_nb.tasks.mlebench_stub.utils import load_answers, read_csv
-from dojo_nb.tasks.prepare import PreparedData
+from dojo_nb.tasks.cache import PreparedData
 from dojo_nb.tasks.spec import Task
 
 _Invalid = grading._Invalid  # noqa: SLF001 - the grading module's "bad submission" signal

@@ -20,7 +20,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import cross_val_predict
 from threadpoolctl import threadpool_limits
 
-from dojo_nb.tasks.preparing import write_competition
+from dojo_nb.tasks.authoring import write_competition
 from dojo_nb.tasks.secret import task_seed
 from dojo_nb.tasks.size import scaled
 from dojo_nb.tasks.synth import MixtureCopula

@@ -24,7 +24,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
-from dojo_nb.tasks.prepare import PreparedData
+from dojo_nb.tasks.cache import PreparedData
 from dojo_nb.tasks.spec import Task
 
 
@@ -107,7 +107,7 @@ def _tabular(task: Task, name: str, model, subset: str, scale: bool = False, *, 
 
 def source_rows(task: Task) -> pd.DataFrame:
     """The task's source dataset in the columns of its train.csv (see docs/tasks.md)."""
-    from dojo_nb.tasks.prepare import source_table
+    from dojo_nb.tasks.cache import source_table
 
     return source_table(task)
 

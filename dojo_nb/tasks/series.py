@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dojo_nb.tasks.preparing import write_competition
+from dojo_nb.tasks.authoring import write_competition
 from dojo_nb.tasks.secret import task_seed
 from dojo_nb.tasks.size import scaled
 

@@ -23,7 +23,7 @@ def published_rows(task) -> tuple[int, int] | None:
     (no preparation needed); None when the task folder does not say."""
     if task.source == "imported" or not (task.folder / "prepare.py").is_file():
         return None
-    from dojo_nb.tasks.prepare import load_prepare_module
+    from dojo_nb.tasks.cache import load_prepare_module
 
     module = load_prepare_module(task)
     spec = getattr(module, "SPEC", None)

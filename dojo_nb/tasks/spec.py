@@ -65,7 +65,7 @@ class Task:
 
     # -- behaviour lives in sibling modules; these are thin conveniences ------------------
     def prepare(self, force: bool = False):  # -> PreparedData
-        from dojo_nb.tasks.prepare import prepare_task
+        from dojo_nb.tasks.cache import prepare_task
 
         return prepare_task(self, force=force)
 

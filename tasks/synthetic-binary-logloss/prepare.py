@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.datasets import make_classification
 
 from dojo_nb.tasks.playground import random_ids
-from dojo_nb.tasks.preparing import split_rows, write_competition
+from dojo_nb.tasks.authoring import split_rows, write_competition
 from dojo_nb.tasks.secret import task_seed
 
 COLUMNS = [f"f{i:02d}" for i in range(20)]

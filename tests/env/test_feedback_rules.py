@@ -11,7 +11,7 @@ import pytest
 
 import dojo_nb
 from dojo_nb.env.rules import DEFAULT_MAX_SUBMISSIONS
-from dojo_nb.tasks.prepare import prepare_task
+from dojo_nb.tasks.cache import prepare_task
 
 FIT = """\
 import pandas as pd

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from dojo_nb.tasks import list_tasks
 from dojo_nb.tasks.forecasting import _frames, _period, _submit, global_gbm
-from dojo_nb.tasks.prepare import load_prepare_module, source_table
+from dojo_nb.tasks.cache import load_prepare_module, source_table
 from dojo_nb.tasks.reference import feature_columns
 from dojo_nb.tasks.secret import task_seed
 

@@ -22,7 +22,7 @@ from dojo_nb.tasks.catalogue import imported_dir
 from dojo_nb.tasks.mlebench_bulk import import_data_dir
 from dojo_nb.tasks.mlebench_remove import remove_imported
 from dojo_nb.tasks.mlebench_splits import LITE
-from dojo_nb.tasks.prepare import prepared_root
+from dojo_nb.tasks.cache import prepared_root
 from dojo_nb.tasks.spec import TaskError
 
 MLEBENCH = Path(__file__).parent / "fixtures" / "mlebench"

@@ -22,7 +22,7 @@ from dojo_nb.tasks import load_task
 from dojo_nb.tasks import mlebench_import as importer
 from dojo_nb.tasks.catalogue import imported_dir
 from dojo_nb.tasks.mlebench_import import import_mlebench
-from dojo_nb.tasks.prepare import prepared_root
+from dojo_nb.tasks.cache import prepared_root
 from dojo_nb.tasks.spec import TaskError
 
 FIXTURES = Path(__file__).parent / "fixtures"

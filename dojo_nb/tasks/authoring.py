@@ -1,4 +1,4 @@
-"""Helpers for task folders' prepare.py: one uniform public/private layout for every built-in task.
+"""The authoring kit task folders' prepare.py import (the cache that runs them is tasks/cache.py): one uniform public/private layout for every built-in task.
 
 public/train.csv          id, features..., the target (label_column)
 public/test.csv           id, features...

@@ -1,4 +1,5 @@
-"""Preparing a task: run its prepare.py once into the user cache, atomically, keyed by id and version.
+"""The task cache: a task's prepare.py run once into the user cache, atomically, keyed by id,
+version and size (the authoring kit task folders import is tasks/authoring.py).
 
 A built-in task's leaderboard is part of its preparation (tasks/leaderboard_build.py): the
 data is this installation's draw, so the board is made from the reference ladder on it."""
