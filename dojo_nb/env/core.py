@@ -218,6 +218,7 @@ class DojoEnv(gymnasium.Env):
         s.steps += 1
         s.step_valid, s.step_gain = False, 0.0
         t_step = time.monotonic()
+        s.cell_expressions = None  # this step's cell, if any, brings its own
         parsed = parse_action(action)
         reward, terminated = 0.0, False
         try:

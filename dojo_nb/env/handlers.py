@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 import nbformat
 
 from dojo_nb.actions import Action, InvalidAction
+from dojo_nb.env.progress import STEP_EXPRESSIONS
 from dojo_nb.env.spaces import observation
 from dojo_nb.record import view
 from dojo_nb.record.metadata import PARAMETERS, CellMeta
@@ -115,7 +116,8 @@ def run_code_cell(env: DojoEnv, action_type: str, source: str, extra: dict[str, 
     except OSError:
         pass
     try:
-        result = session.execute(source, timeout=timeout)
+        result = session.execute(source, timeout=timeout, expressions=STEP_EXPRESSIONS)
+        state.cell_expressions = result.expressions or None
     except Exception as exc:
         traj.update_cell(idx, status="error",
                          message=f"the driver failed while running this cell: {type(exc).__name__}: {exc}")

@@ -67,12 +67,18 @@ def _literal(text: str | None) -> Any:
         return None
 
 
-def read_kernel(session: Any, timeout: float = 5.0) -> KernelReading:
-    """Ask the kernel for its CPU time and namespace facts; never raises."""
-    try:
-        found = session.probe({"cpu": CPU_EXPR, "state": STATE_EXPR}, timeout=timeout)
-    except Exception:  # noqa: BLE001 - a session without probe (or a dead one) tells nothing
-        found = {}
+#: What a code step asks of the kernel with its cell (user expressions on the same request).
+STEP_EXPRESSIONS = {"cpu": CPU_EXPR, "state": STATE_EXPR}
+
+
+def read_kernel(session: Any, timeout: float = 5.0, found: dict[str, str] | None = None) -> KernelReading:
+    """The kernel's CPU time and namespace facts: from `found` (the cell's own user expressions)
+    when the cell returned them, else asked with a silent probe; never raises."""
+    if not found:
+        try:
+            found = session.probe(dict(STEP_EXPRESSIONS), timeout=timeout)
+        except Exception:  # noqa: BLE001 - a session without probe (or a dead one) tells nothing
+            found = {}
     cpu = _literal(found.get("cpu"))
     state: Any = _literal(found.get("state"))
     try:
@@ -119,7 +125,8 @@ def observe_step(env: DojoEnv, obs: dict[str, Any], valid_submission: bool, posi
     now: dict[str, bool] = dict.fromkeys(COMPONENTS, False)
     cpu_s = 0.0
     if obs.get("action_type") in ("execute_code", "edit_cell", "run_cell") and state.session is not None:
-        reading = read_kernel(state.session)
+        reading = read_kernel(state.session, found=state.cell_expressions)
+        state.cell_expressions = None
         now["data_loaded"] = bool(reading.frames)
         now["model_fitted"] = bool(reading.fitted)
         now["validation_score"] = obs.get("status") == "ok" and printed_score(str(obs.get("text") or ""))
@@ -164,5 +171,5 @@ def baseline_cpu(env: DojoEnv) -> None:
         env.state.progress.last_cpu = read_kernel(env.state.session).cpu_s
 
 
-__all__ = ["CPU_EXPR", "KernelReading", "Progress", "STATE_EXPR", "baseline_cpu", "observe_step",
+__all__ = ["CPU_EXPR", "KernelReading", "Progress", "STATE_EXPR", "STEP_EXPRESSIONS", "baseline_cpu", "observe_step",
            "printed_score", "read_kernel", "restore_progress", "submission_on_disk"]

@@ -61,6 +61,8 @@ class EpisodeState:
     step_valid: bool = False     # this step validated or submitted a valid file
     step_gain: float = 0.0       # this step's public position gain
     progress: Progress = field(default_factory=Progress.new)
+    #: The kernel's answers to progress.STEP_EXPRESSIONS, returned with this step's cell (None: ask).
+    cell_expressions: dict[str, str] | None = None
     last_cell: int | None = None  # the cell of the step that ended the episode (it gets the terminal reward)
     last_step_reward: float = 0.0
     kernel_facts: dict[str, Any] = field(default_factory=dict)  # hardware and packages, as the kernel sees them

@@ -49,6 +49,23 @@ _TIMEOUT_REPLY = {
 }
 
 
+
+#: At most this many user expressions, each's text at most this long (a reply is the kernel's).
+MAX_EXPRESSIONS, MAX_EXPRESSION_CHARS = 8, 200_000
+
+
+def expression_texts(found: Any) -> dict[str, str]:
+    """The text/plain of each user expression that evaluated, bounded; {} for anything else."""
+    out: dict[str, str] = {}
+    if not isinstance(found, dict):
+        return out
+    for name, value in list(found.items())[:MAX_EXPRESSIONS]:
+        if isinstance(value, dict) and value.get("status") == "ok":
+            text = (value.get("data") or {}).get("text/plain")
+            if isinstance(text, str):
+                out[str(name)[:100]] = text[:MAX_EXPRESSION_CHARS]
+    return out
+
 class UnprocessableOutput(ValueError):
     """An output the driver refuses to store (nested too deep to encode safely)."""
 
@@ -249,6 +266,7 @@ class DojoNotebookClient(NotebookClient):
         kept: dict[str, Any] = {k: content[k] for k in ("status", "execution_count") if k in content}
         kept["payload"] = [{"source": str(p.get("source", ""))[:100], "keepkernel": p.get("keepkernel")}
                            for p in (content.get("payload") or [])[:20] if isinstance(p, dict)]
+        kept["user_expressions"] = expression_texts(content.get("user_expressions"))
         if content.get("status") == "error":
             err = {k: content.get(k) for k in ("ename", "evalue", "traceback")}
             if not isinstance(err["traceback"], list):

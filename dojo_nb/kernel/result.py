@@ -25,6 +25,9 @@ class ExecutionResult:
     execution_count: int | None = None
     kernel_restarted: bool = False
     message: str | None = None
+    #: text/plain of each expression asked with the cell (`execute(..., expressions=)`), evaluated
+    #: by the kernel right after a cell that succeeded; absent after an error (not in to_dict).
+    expressions: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

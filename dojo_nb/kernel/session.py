@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import threading
 import time
 import weakref
@@ -217,7 +218,8 @@ class KernelSession:
         await self.close()
 
     # --- running cells -----------------------------------------------------------------
-    async def execute(self, code: str, timeout: float | None = None) -> ExecutionResult:
+    async def execute(self, code: str, timeout: float | None = None,
+                      expressions: dict[str, str] | None = None) -> ExecutionResult:
         """Run one cell; the result says what happened, whatever the cell did.
 
         A kernel found dead before the cell started (it exited after the previous cell, from a
@@ -226,16 +228,20 @@ class KernelSession:
         """
         if self.client is None or self._closed:
             raise KernelSessionError("the session is not started (or already closed)")
-        result = await self._run_cell(code, timeout)
+        result = await self._run_cell(code, timeout, expressions=expressions)
         if result is not None:
             return result
         before = await self._restart_dead_kernel()
-        result = await self._run_cell(code, timeout, before=before)
+        result = await self._run_cell(code, timeout, before=before, expressions=expressions)
         assert result is not None
         return result
 
-    async def _run_cell(self, code: str, timeout: float | None, before: str | None = None) -> ExecutionResult | None:
-        """One attempt; None when the kernel was dead before it saw the cell (never after a restart)."""
+    async def _run_cell(self, code: str, timeout: float | None, before: str | None = None,
+                        expressions: dict[str, str] | None = None) -> ExecutionResult | None:
+        """One attempt; None when the kernel was dead before it saw the cell (never after a restart).
+
+        `expressions` ride on the cell's own execute_request (Jupyter's user_expressions): what
+        the env reads of the kernel after a step costs no second round trip."""
         client = self.client
         assert client is not None
         client.begin_cell(timeout)
@@ -246,6 +252,9 @@ class KernelSession:
         t0 = time.monotonic()
         crashed = False
         internal: Exception | None = None
+        kc = client.kc
+        if expressions and kc is not None:
+            kc.execute = functools.partial(type(kc).execute.__get__(kc), user_expressions=dict(expressions))
         try:
             await client.async_execute_cell(cell, 0, store_history=True)
         except DeadKernelError:
@@ -254,6 +263,8 @@ class KernelSession:
             internal = exc
         finally:
             client.cancel_pollers()  # no failure may leave the 0.2 s alive poller running
+            if expressions and kc is not None:
+                vars(kc).pop("execute", None)  # the class's own execute again
         if crashed and not client.started_seen and before is None:
             return None
         elapsed = time.monotonic() - t0
@@ -319,7 +330,9 @@ class KernelSession:
         return ExecutionResult(status=status, outputs=[dict(o) for o in outputs], error=error, text=text,
                                elapsed_s=round(elapsed, 4),
                                execution_count=count if status != "crashed" and isinstance(count, int) else None,
-                               kernel_restarted=restarted, message=message)
+                               kernel_restarted=restarted, message=message,
+                               expressions=dict(((client.exec_reply or {}).get("content") or {}).get("user_expressions") or {})
+                               if status == "ok" and not restarted else {})
 
     async def _restart_dead_kernel(self) -> str:
         """Restart a kernel that died between cells, run the prelude, and say so."""
@@ -445,8 +458,9 @@ class SyncKernelSession:
         self._run(self._session.start())
         return self
 
-    def execute(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        return self._run(self._session.execute(code, timeout))
+    def execute(self, code: str, timeout: float | None = None,
+                expressions: dict[str, str] | None = None) -> ExecutionResult:
+        return self._run(self._session.execute(code, timeout, expressions))
 
     def probe(self, expressions: dict[str, str], timeout: float = 5.0) -> dict[str, str]:
         return self._run(self._session.probe(expressions, timeout), timeout=timeout + 5)
