@@ -37,7 +37,7 @@ from collections import deque
 from typing import Any, Iterable, Sequence
 
 from dojo_nb.record.view import agent_observation, truncate_middle
-from dojo_nb.actions import ACTION_TYPES, InvalidAction, action_schema, parse_action
+from dojo_nb.actions import ACTION_FIELDS, ACTION_TYPES, InvalidAction, parse_action, tool_parameters
 from dojo_nb.agents.chat_client import DEFAULT_API_KEY_ENV, ChatClient, ChatError
 
 SYSTEM_PROMPT = """\
@@ -56,19 +56,11 @@ NUDGE = ("Please continue by calling exactly one of the tools (when you are done
 
 # --- tools from the action contract ---------------------------------------------------------
 def tool_definitions(action_types: Iterable[str] = ACTION_TYPES) -> list[dict[str, Any]]:
-    """OpenAI tool definitions, one per action type, parameters from `action_schema`."""
-    tools = []
-    for atype in action_types:
-        schema = action_schema(atype)
-        props = {k: v for k, v in schema["properties"].items() if k != "type"}
-        tools.append({"type": "function", "function": {
-            "name": atype,
-            "description": schema["description"],
-            "parameters": {"type": "object", "properties": props,
-                           "required": [r for r in schema["required"] if r != "type"],
-                           "additionalProperties": False},
-        }})
-    return tools
+    """OpenAI tool definitions, one per action type, in the portable schema subset
+    (`dojo_nb.actions.tool_parameters`): every server accepts them; `parse_action` checks the rest."""
+    return [{"type": "function", "function": {"name": atype, "description": ACTION_FIELDS[atype][0],
+                                              "parameters": tool_parameters(atype)}}
+            for atype in action_types]
 
 
 # --- lenient argument parsing ----------------------------------------------------------------
