@@ -28,10 +28,8 @@ under ``agent_stats``.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
-import re
 import uuid
 from collections import deque
 from typing import Any, Iterable, Sequence
@@ -39,6 +37,7 @@ from typing import Any, Iterable, Sequence
 from dojo_nb.record.view import agent_observation, truncate_middle
 from dojo_nb.actions import ACTION_FIELDS, ACTION_TYPES, InvalidAction, parse_action, tool_parameters
 from dojo_nb.agents.chat_client import DEFAULT_API_KEY_ENV, ChatClient, ChatError
+from dojo_nb.agents.llm_parse import calls_in_text, content_text, parse_arguments
 
 SYSTEM_PROMPT = """\
 You are a careful machine-learning engineer working in a live Jupyter notebook. Each tool call \
@@ -50,6 +49,8 @@ submit. Measure your own validation score before submitting; scores on hidden da
 shown. Call exactly one tool per turn, keep cells short, and finish with submit(final=true) \
 before the step budget runs out."""
 
+CUT = ("Your last reply was cut off at the output token limit (finish_reason=length). Send a "
+       "shorter reply: one short cell per call. ")
 NUDGE = ("Please continue by calling exactly one of the tools (when you are done, call submit "
          "with final=true).")
 
@@ -61,59 +62,6 @@ def tool_definitions(action_types: Iterable[str] = ACTION_TYPES) -> list[dict[st
     return [{"type": "function", "function": {"name": atype, "description": ACTION_FIELDS[atype][0],
                                               "parameters": tool_parameters(atype)}}
             for atype in action_types]
-
-
-# --- lenient argument parsing ----------------------------------------------------------------
-_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n?(.*?)\n?```\s*$", re.S)
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-
-
-def parse_arguments(arguments: Any) -> tuple[dict[str, Any], bool]:
-    """A tool call's arguments as a dict and whether a repair was needed; ValueError if hopeless."""
-    if isinstance(arguments, dict):
-        return arguments, False
-    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
-        return {}, False
-    if not isinstance(arguments, str):
-        raise ValueError(f"arguments must be a JSON object string, got {type(arguments).__name__}")
-    try:
-        value = json.loads(arguments)
-        repaired = False
-    except ValueError as first:
-        value, repaired = _repair(arguments, first), True
-    if isinstance(value, str):  # double-encoded: a JSON string holding the object
-        try:
-            value, repaired = json.loads(value, strict=False), True
-        except ValueError:
-            pass
-    if not isinstance(value, dict):
-        raise ValueError(f"arguments must be a JSON object, got {type(value).__name__}")
-    return value, repaired
-
-
-def _repair(text: str, first: ValueError) -> Any:
-    candidates = [text]
-    fenced = _FENCE.match(text)
-    if fenced:
-        candidates.append(fenced.group(1))
-    for c in list(candidates):
-        start, end = c.find("{"), c.rfind("}")
-        if 0 <= start < end:
-            candidates.append(c[start:end + 1])
-    for c in list(candidates):
-        candidates.append(_TRAILING_COMMA.sub(r"\1", c))
-    for c in candidates:
-        try:
-            return json.loads(c, strict=False)  # strict=False: raw newlines/tabs inside strings
-        except ValueError:
-            pass
-        try:
-            value = ast.literal_eval(c.strip())  # {'code': '...', 'final': True}
-        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-            continue
-        if isinstance(value, dict):
-            return value
-    raise ValueError(f"the arguments are not valid JSON ({first})")
 
 
 # --- rendering and budget --------------------------------------------------------------------
@@ -152,6 +100,7 @@ class LLMAgent:
             raise ValueError("max_context_tokens - reply_reserve_tokens must leave >= 1000 tokens")
         self.max_observation_chars = int(max_observation_chars)
         self.max_repairs = int(max_repairs)
+        self.max_retries = int(max_retries)
         self.record_messages = bool(record_messages)
         self.system_prompt = system_prompt
         self._reset_state()
@@ -162,9 +111,11 @@ class LLMAgent:
         self._dropped: list[str] = []                  # "action_type status" of dropped steps
         self._queue: deque[tuple[dict[str, Any], str | None, str]] = deque()
         self._awaiting: tuple[str, str] | None = None  # (tool_call_id, action_type) of the action in flight
+        self._seen_ids: set[str] = set()
         self._counts = {"tool_calls": 0, "repaired_tool_calls": 0, "rejected_tool_calls": 0,
                         "markdown_cells": 0, "dropped_turns": 0, "model_errors": 0,
-                        "max_prompt_tokens_estimate": 0}
+                        "text_tool_calls": 0, "cut_replies": 0, "renamed_call_ids": 0,
+                        "context_overflows": 0, "max_prompt_tokens_estimate": 0}
         self._errors: list[str] = []
 
     # --- protocol -------------------------------------------------------------------------
@@ -208,22 +159,38 @@ class LLMAgent:
             self._queue.append(({"type": "add_markdown", "text": text.strip()}, None, "add_markdown"))
 
     def _ask_model(self) -> None:
-        """Fill the queue: the model's notes, then its valid tool calls (repairing as needed)."""
+        """Fill the queue: the model's notes, then its valid tool calls (repairing as needed).
+
+        Bounded: at most `max_repairs` + 1 replies without a valid call, and at most
+        `max_retries` context-overflow recoveries, per step."""
         last_problem = ""
-        for _ in range(self.max_repairs + 1):
+        tries = overflows = 0
+        while tries <= self.max_repairs:
             try:
                 resp = self.client.complete(self.prompt(), tools=self.tools)
             except ChatError as exc:
+                if getattr(exc, "context_overflow", False) and overflows < self.max_retries:
+                    overflows += 1
+                    self._on_overflow(exc)
+                    continue
                 self._counts["model_errors"] += 1
                 self._errors.append(str(exc)[:500])
                 self._record(f"**The model could not be reached; ending the episode.**\n\n```text\n{exc}\n```")
                 self._queue.append(({"type": "submit", "final": True}, None, "submit"))
                 return
+            tries += 1
+            self._on_usage(resp)
             msg = resp.message or {}
-            content = msg.get("content")
-            text = content if isinstance(content, str) else ""
+            text = content_text(msg.get("content"))
+            cut = resp.finish_reason == "length"
             reasoning = msg.get("reasoning_content") or msg.get("reasoning") or ""
             calls = [c for c in (msg.get("tool_calls") or []) if isinstance(c, dict)]
+            if not calls and text:
+                found, rest = calls_in_text(text, self.tool_names)
+                if found:
+                    self._counts["text_tool_calls"] += len(found)
+                    calls = [{"function": {"name": n, "arguments": a}} for n, a in found]
+                    text = rest
             assistant: dict[str, Any] = {"role": "assistant", "content": text or None}
             if calls:
                 assistant["tool_calls"] = [self._normalise_call(c) for c in calls]
@@ -233,10 +200,12 @@ class LLMAgent:
                                            and reasoning.strip() else "", text.strip()) if p)
             self._record(note)
             if not calls:
-                turn.append({"role": "user", "content": NUDGE})
+                if cut:
+                    self._counts["cut_replies"] += 1
+                turn.append({"role": "user", "content": (CUT if cut else "") + NUDGE})
                 if self._queue:  # the note is this turn's action; the model is asked again after it
                     return
-                last_problem = "the reply had no tool call"
+                last_problem = "the reply was cut off" if cut else "the reply had no tool call"
                 continue
             valid = 0
             for call in assistant["tool_calls"]:
@@ -244,6 +213,9 @@ class LLMAgent:
                 action, problem, repaired = self._to_action(call["function"]["name"],
                                                             call["function"]["arguments"])
                 if problem:
+                    if cut and "could not read the arguments" in problem:
+                        self._counts["cut_replies"] += 1
+                        problem = CUT.rstrip() + " (" + problem + ")"
                     self._counts["rejected_tool_calls"] += 1
                     last_problem = problem
                     turn.append({"role": "tool", "tool_call_id": call["id"],
@@ -265,13 +237,33 @@ class LLMAgent:
                                  "text": f"The model gave no valid tool call after {self.max_repairs + 1} "
                                          f"tries (last problem: {last_problem})."}, None, "add_markdown"))
 
-    @staticmethod
-    def _normalise_call(call: dict[str, Any]) -> dict[str, Any]:
+    def _on_usage(self, resp: Any) -> None:
+        """Hook for the context budget (calibration from the server's prompt_tokens)."""
+
+    def _on_overflow(self, exc: ChatError) -> None:
+        """The server said the prompt overflowed its window: shrink the budget and compact."""
+        self._counts["context_overflows"] += 1
+        limit = getattr(exc, "context_limit", None)
+        if limit and limit < self.max_context_tokens:
+            self.max_context_tokens = int(limit)
+        else:
+            self.max_context_tokens = int(self.max_context_tokens * 0.8)
+        self.max_context_tokens = max(self.max_context_tokens, self.reply_reserve_tokens + 1000)
+
+    def _normalise_call(self, call: dict[str, Any]) -> dict[str, Any]:
+        """An OpenAI-shaped call with string arguments and an id unique in this episode
+        (a reused id would make the server pair tool results with the wrong call)."""
         fn = call.get("function") if isinstance(call.get("function"), dict) else {}
         args = fn.get("arguments")
         if not isinstance(args, str):
             args = json.dumps(args if args is not None else {})
-        return {"id": str(call.get("id") or f"call_{uuid.uuid4().hex[:12]}"), "type": "function",
+        call_id = str(call.get("id") or "")
+        if not call_id or call_id in self._seen_ids:
+            if call_id:
+                self._counts["renamed_call_ids"] += 1
+            call_id = f"call_{uuid.uuid4().hex[:12]}"
+        self._seen_ids.add(call_id)
+        return {"id": call_id, "type": "function",
                 "function": {"name": str(fn.get("name") or ""), "arguments": args}}
 
     def _to_action(self, name: str, arguments: str) -> tuple[dict[str, Any], str | None, bool]:

@@ -113,6 +113,10 @@ def extract_code(content: str) -> str | None:
     return text or None
 
 
+class EmptyProposal(RuntimeError):
+    """The model answered without a cell: the node fails, the search goes on."""
+
+
 class LLMPolicy:
     """Proposes cells with a chat model through `dojo_nb.agents.chat_client.ChatClient`.
 
@@ -125,6 +129,7 @@ class LLMPolicy:
     name = "llm"
 
     def __init__(self, client: Any = None, **client_kwargs: Any) -> None:
+        client_kwargs.pop("max_context_tokens", None)  # an LLM-agent option; one prompt here is small
         self.client = client
         self.client_kwargs = client_kwargs
         self.calls = 0
@@ -144,7 +149,14 @@ class LLMPolicy:
         response = self._get_client().complete(messages, tools=None)
         self.calls += 1
         message = getattr(response, "message", None) or {}
-        return extract_code(str(message.get("content") or ""))
+        content = message.get("content")
+        if isinstance(content, list):  # list-form content: its text parts
+            content = "".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+        code = extract_code(str(content or ""))
+        if not code:  # an empty reply fails this node; only a scripted policy is ever "exhausted"
+            raise EmptyProposal(f"the model's reply held no code (finish_reason "
+                                f"{getattr(response, 'finish_reason', None)!r})")
+        return code
 
 
-__all__ = ["LLMPolicy", "Policy", "Proposal", "ScriptedPolicy", "build_prompt", "extract_code"]
+__all__ = ["EmptyProposal", "LLMPolicy", "Policy", "Proposal", "ScriptedPolicy", "build_prompt", "extract_code"]
