@@ -16,6 +16,9 @@ tools add hundreds of tokens to every call. So:
   block is rewritten only when another chunk goes, so between drops each prompt extends the
   previous one and the server's prompt cache keeps hitting. `prefix_share` measures it: the
   share of each request's tokens that the previous request began with.
+- At a compaction the tool results of older kept turns also shrink (head and tail, to
+  `old_result_share` of the window; the newest `keep_full` turns stay whole): the prefix after
+  the head changes then anyway, so this costs no extra cache miss and more turns fit.
 - ``compaction="drop"`` keeps the old rule (drop one turn at a time, a note that changes on every
   call) for comparison (`benchmarks/llm_context.py`).
 """
@@ -215,20 +218,22 @@ class ContextWindow:
     """The conversation the model is sent: prefix, one summary block, the newest turns."""
 
     def __init__(self, budget: int, *, compaction: str = "summary", message_share: float = 0.25,
-                 low_water: float = 0.5) -> None:
+                 low_water: float = 0.5, keep_full: int = 3, old_result_share: float = 0.015) -> None:
         if compaction not in ("summary", "drop"):
             raise ValueError("compaction must be 'summary' or 'drop'")
         self.budget = int(budget)
         self.compaction = compaction
         self.message_share = float(message_share)
         self.low_water = float(low_water)
+        self.keep_full = int(keep_full)
+        self.old_result_share = float(old_result_share)
         self.counter = TokenCounter()
         self.memory = Memory()
         self.head: list[dict[str, Any]] = []
         self.turns: list[list[dict[str, Any]]] = []
         self.dropped: list[str] = []
         self.summary_text = ""
-        self.stats = {"dropped_turns": 0, "compactions": 0, "cut_messages": 0, "requests": 0,
+        self.stats = {"dropped_turns": 0, "compactions": 0, "cut_messages": 0, "shrunk_results": 0, "requests": 0,
                       "prompt_tokens_estimate_total": 0, "shared_prefix_tokens": 0, "later_prompt_tokens": 0,
                       "max_prompt_tokens_estimate": 0}
         self._last: list[Any] = []
@@ -267,6 +272,15 @@ class ContextWindow:
             self.stats["dropped_turns"] += 1
         self.summary_text = self._summary()
 
+    def _shrink_old_results(self) -> None:
+        """At a compaction (the prefix after the head changes anyway, so this costs no extra cache
+        miss), the tool results of all but the newest `keep_full` turns shrink to head and tail."""
+        limit = max(150, int(self.budget * self.old_result_share))
+        for turn in self.turns[:-self.keep_full] if self.keep_full else self.turns:
+            for m in turn:
+                if m.get("role") == "tool" and cap_message(m, limit, self.counter):
+                    self.stats["shrunk_results"] += 1
+
     def _summary(self) -> str:
         head = (f"[Context budget: the {len(self.dropped)} oldest tool calls were removed from this "
                 f"conversation ({_step_counts(self.dropped) or 'none'}). The notebook still has them and "
@@ -287,13 +301,17 @@ class ContextWindow:
                     msgs = self._assemble()
                     total = self.total(msgs, tools)
             else:  # one chunk, down to the low-water mark, so the next prompts only append
+                self._shrink_old_results()
+                msgs = self._assemble()
+                total = self.total(msgs, tools)
                 target = self.budget * self.low_water
                 sizes = [sum(self.counter.count(m) for m in t) for t in self.turns]
-                n, over = 0, total - target + 300  # 300: the summary block's own size
+                n, over = 0, total - target + (0 if self.dropped else 300)  # 300: a new summary block
                 while n < len(self.turns) - 1 and over > 0:
                     over -= sizes[n]
                     n += 1
-                self._drop(n)
+                if n:
+                    self._drop(n)
                 self.stats["compactions"] += 1
                 msgs = self._assemble()
                 total = self.total(msgs, tools)

@@ -121,3 +121,18 @@ def test_memory_tracks_errors_fixed_submissions_and_restarts() -> None:
     assert "public_score=2.6" in text and "x, y" in text
     m.observe({"type": "restart_kernel"}, {"status": "ok"})
     assert "variables" not in "\n".join(m.summary())
+
+
+def test_the_benchmark_compaction_beats_dropping() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "llm_context.py"
+    spec = importlib.util.spec_from_file_location("llm_context_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    drop, summary = bench.run("drop", 40, 32_000), bench.run("summary", 40, 32_000)
+    assert drop["over_window"] == summary["over_window"] == 0
+    assert summary["prefix_share"] > 2 * drop["prefix_share"]
+    assert summary["uncached_prompt_tokens"] < 0.5 * drop["uncached_prompt_tokens"]
+    assert summary["prompt_tokens_total"] < drop["prompt_tokens_total"]
+    assert abs(summary["agent_prefix_share"] - summary["prefix_share"]) < 0.02  # agent_stats tells the truth
