@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
+import stat
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -270,7 +272,9 @@ class TreeSearch:
                     return
         else:
             step({"type": "add_markdown", "text": f"**Node `{node.id}`**: a new draft from a fresh kernel."})
+        before = _file_signature(getattr(env, "submission_host_path", None))
         obs, done = step({"type": "execute_code", "code": node.code})
+        wrote = _file_signature(getattr(env, "submission_host_path", None))
         node.output = _cell_text(obs)[-_MAX_TEXT:]
         node.error = obs.get("error")
         node.score = parse_score(_cell_text(obs))
@@ -285,6 +289,10 @@ class TreeSearch:
         if done:
             node.status, node.message = "buggy", "the node's budget ran out before validation"
             return
+        if wrote is None or (parent is not None and wrote == before):
+            node.status, node.message = "buggy", ("the node's cell wrote no submission of its own "
+                                                  "(SUBMISSION_PATH is missing or still its parent's file)")
+            return
         obs, _ = step({"type": "validate"})
         grading = obs.get("grading") or {}
         node.submission_valid = bool(grading.get("valid"))
@@ -293,6 +301,18 @@ class TreeSearch:
             node.message = f"invalid submission: {grading.get('message') or obs.get('text', '')}"[:1000]
             return
         node.status = "good"
+
+
+def _file_signature(path: Path | None) -> tuple[int, int, int] | None:
+    """(inode, size, mtime_ns) of the node's submission file, without following a link or reading
+    it (the sandbox is the agent's); None when it is absent or not a regular file."""
+    if path is None:
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
 def _cell_text(obs: dict[str, Any]) -> str:

@@ -7,6 +7,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from dojo_nb.kernel.render import render_error, truncate_middle
+
 if TYPE_CHECKING:
     from dojo_nb.agents.search import Node
 
@@ -93,8 +95,11 @@ def build_prompt(req: Proposal) -> str:
         parts.append(f"# Cells already run in this kernel (their variables exist)\n{state}")
         if req.stage == "debug":
             err = p.error or {}
+            trace = truncate_middle(render_error(err), _MAX_TEXT) if err else ""
             parts.append(f"# This cell failed\n{_fence(p.code)}\nOutput:\n{p.output[-_MAX_TEXT:]}\n"
-                         f"Error: {err.get('ename', '')}: {err.get('evalue', '')}\nProblem: {p.message}\n"
+                         f"Error: {err.get('ename', '')}: {err.get('evalue', '')}\n"
+                         + (f"Traceback:\n```text\n{trace}\n```\n" if trace else "")
+                         + f"Problem: {p.message}\n"
                          "# Ask\nWrite a corrected cell (the failed cell's variables may not exist).")
         else:
             parts.append(f"# Last cell's output (validation score {p.score})\n{p.output[-_MAX_TEXT:]}\n"
