@@ -79,3 +79,23 @@ def test_a_search_survives_a_failed_and_an_empty_call(tmp_path: Path) -> None:
     assert "HTTP 400" in result.nodes[1].message and "choices" in result.nodes[2].message
     assert result.best is not None and result.best.status == "good"
     assert result.final and result.final.get("valid"), result.final
+
+
+def test_cli_flags_reach_the_agent(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dojo_nb.cli import app
+
+    script = [Reply(body={"choices": []}), tool("execute_code", {"code": CLASSIFY}), tool("validate", {}),
+              tool("submit", {"final": True})]
+    with ScriptedChatServer(script) as server:
+        result = CliRunner().invoke(app, [
+            "run", "--agent", "llm", "--task", "iris-species", "--out", str(tmp_path / "out"), "--no-replay",
+            "--max-steps", "10", "--base-url", server.base_url, "--model", "m", "--request-timeout", "30",
+            "--max-retries", "1", "--max-context-tokens", "12000"])
+        left = server.left
+    assert result.exit_code == 0, result.output
+    assert left == 0
+    stats = json.loads(next((tmp_path / "out").rglob("summary.json")).read_text())["agent_stats"]
+    assert stats["context_budget_tokens"] == 12000 - 4096
+    assert stats["empty_replies"] == 1 and stats["retries"] == 1
