@@ -29,7 +29,7 @@ import json
 import math
 import uuid
 from collections import deque
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from dojo_nb.record.view import agent_observation, truncate_middle
 from dojo_nb.actions import ACTION_FIELDS, ACTION_TYPES, InvalidAction, parse_action, tool_parameters
@@ -85,7 +85,8 @@ class LLMAgent:
                  max_context_tokens: int = 32_000, reply_reserve_tokens: int = 4_096,
                  max_observation_chars: int = 8_000, max_repairs: int = 3, record_messages: bool = True,
                  tools: Sequence[str] | None = None, system_prompt: str = SYSTEM_PROMPT,
-                 compaction: str = "summary", message_share: float = 0.25) -> None:
+                 compaction: str = "summary", message_share: float = 0.25,
+                 tokenize: Callable[[str], int] | None = None) -> None:
         self.client = client if client is not None else ChatClient(
             base_url, model, api_key_env=api_key_env, timeout_s=timeout_s, max_retries=max_retries,
             backoff_s=backoff_s, temperature=temperature)
@@ -105,11 +106,13 @@ class LLMAgent:
         self.system_prompt = system_prompt
         self.compaction = compaction
         self.message_share = float(message_share)
+        self.tokenize = tokenize  # e.g. lambda s: len(tok.encode(s)) with the model's own tokenizer
         self._reset_state()
 
     def _reset_state(self) -> None:
         self.context = ContextWindow(self.max_context_tokens - self.reply_reserve_tokens,
-                                     compaction=self.compaction, message_share=self.message_share)
+                                     compaction=self.compaction, message_share=self.message_share,
+                                     tokenize=self.tokenize)
         self._queue: deque[tuple[dict[str, Any], str | None, str]] = deque()
         self._awaiting: tuple[str, dict[str, Any]] | None = None  # (tool_call_id, action) in flight
         self._seen_ids: set[str] = set()

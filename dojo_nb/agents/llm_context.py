@@ -30,7 +30,7 @@ import json
 import math
 import re
 from collections import deque
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from dojo_nb.kernel.render import truncate_middle
 
@@ -44,14 +44,16 @@ CHARS_PER_TOKEN = 3.6
 class TokenCounter:
     """Conservative tokens of messages and tools, scaled by what the server reported."""
 
-    def __init__(self, window: int = 8) -> None:
+    def __init__(self, window: int = 8, tokenize: Callable[[str], int] | None = None) -> None:
         self.ratios: deque[float] = deque(maxlen=window)
         self.bumps = 1.0  # raised on each context-overflow error
+        self.tokenize = tokenize  # a local tokenizer's count, when the caller has one
 
-    @staticmethod
-    def raw(obj: Any) -> int:
+    def raw(self, obj: Any) -> int:
         """The unscaled estimate of one message (or the tool list) as JSON."""
         text = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)
+        if self.tokenize is not None:
+            return int(self.tokenize(text)) + 4
         digits = len(_DIGIT.findall(text))
         return math.ceil((len(text) - digits) / CHARS_PER_TOKEN) + digits + 4
 
@@ -71,7 +73,8 @@ class TokenCounter:
             self.ratios.append(prompt_tokens / raw_request)  # outside that range: not this request's count
 
     def describe(self) -> str:
-        return (f"(non-digit chars / {CHARS_PER_TOKEN} + digits + 4 per message) x {self.scale:.3f} "
+        rule = "local tokenizer" if self.tokenize else f"non-digit chars / {CHARS_PER_TOKEN} + digits"
+        return (f"({rule} + 4 per message) x {self.scale:.3f} "
                 f"(calibrated on {len(self.ratios)} server counts)")
 
 
@@ -218,6 +221,7 @@ class ContextWindow:
     """The conversation the model is sent: prefix, one summary block, the newest turns."""
 
     def __init__(self, budget: int, *, compaction: str = "summary", message_share: float = 0.25,
+                 tokenize: Callable[[str], int] | None = None,
                  low_water: float = 0.5, keep_full: int = 3, old_result_share: float = 0.015) -> None:
         if compaction not in ("summary", "drop"):
             raise ValueError("compaction must be 'summary' or 'drop'")
@@ -227,7 +231,7 @@ class ContextWindow:
         self.low_water = float(low_water)
         self.keep_full = int(keep_full)
         self.old_result_share = float(old_result_share)
-        self.counter = TokenCounter()
+        self.counter = TokenCounter(tokenize=tokenize)
         self.memory = Memory()
         self.head: list[dict[str, Any]] = []
         self.turns: list[list[dict[str, Any]]] = []
@@ -345,7 +349,8 @@ class ContextWindow:
             s["shared_prefix_tokens"] += shared
             s["later_prompt_tokens"] += total
         self._last = [dict(m) for m in msgs]
-        self._last_raw = (TokenCounter.raw(tools) if tools else 0) + sum(TokenCounter.raw(m) for m in msgs)
+        raw = self.counter.raw
+        self._last_raw = (raw(tools) if tools else 0) + sum(raw(m) for m in msgs)
 
     def calibrate(self, prompt_tokens: int) -> None:
         """The server's count for the last request sent."""

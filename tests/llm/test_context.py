@@ -136,3 +136,16 @@ def test_the_benchmark_compaction_beats_dropping() -> None:
     assert summary["uncached_prompt_tokens"] < 0.5 * drop["uncached_prompt_tokens"]
     assert summary["prompt_tokens_total"] < drop["prompt_tokens_total"]
     assert abs(summary["agent_prefix_share"] - summary["prefix_share"]) < 0.02  # agent_stats tells the truth
+
+
+def test_counter_calibrates_on_the_server_and_takes_a_local_tokenizer() -> None:
+    c = TokenCounter()
+    assert c.raw("1234567890") == 10 + 4             # a digit is a token (Qwen-like splitting)
+    c.calibrate(1000, 1500)
+    assert c.count("x" * 360) == math.ceil((100 + 4) * 1.5 * 1.05)
+    c.calibrate(1000, 10)                            # not this request's count: ignored
+    assert len(c.ratios) == 1
+    words = TokenCounter(tokenize=lambda s: len(s.split()))
+    assert words.raw("a b c") == 3 + 4
+    ctx = ContextWindow(2000, tokenize=lambda s: len(s) // 10)
+    assert "local tokenizer" in ctx.counter.describe()
