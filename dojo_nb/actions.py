@@ -267,6 +267,46 @@ def action_schema(action_type: str) -> dict[str, Any]:
     }
 
 
+#: The JSON-schema keywords every major tool-calling server accepts (OpenAI, vLLM, llama.cpp's
+#: json-schema-to-grammar, Ollama, LM Studio, TGI). llama.cpp refuses a `pattern` without
+#: ``^...$`` and older builds reject `minLength`/`minimum`/`format`; composition (`oneOf`,
+#: `anyOf`, `allOf`) and `$ref` differ across servers. So tool schemas carry only these, and the
+#: rest of the contract (non-blank, >= 0, defaults) is stated in the description and checked by
+#: `parse_action` on our side.
+PORTABLE_SCHEMA_KEYS = frozenset({"type", "description", "properties", "required",
+                                  "additionalProperties", "enum"})
+
+
+def _portable_doc(spec: FieldSpec) -> str:
+    notes = []
+    if spec.nonblank:
+        notes.append("must not be empty")
+    if spec.kind == "integer":
+        notes.append("an integer >= 0")
+    if not spec.required and spec.default is not None:
+        notes.append(f"default {json.dumps(spec.default)}")
+    return spec.doc + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def tool_parameters(action_type: str) -> dict[str, Any]:
+    """One action type's fields as a tool's ``parameters``, in the portable subset only.
+
+    Why not `action_schema`: its `pattern`/`minLength`/`const` make llama.cpp and LM Studio
+    refuse every request. The checks those keywords expressed are done by `parse_action`."""
+    if action_type not in ACTION_FIELDS:
+        raise KeyError(f"unknown action type {action_type!r}; known: {', '.join(ACTION_TYPES)}")
+    _, specs = ACTION_FIELDS[action_type]
+    props: dict[str, Any] = {}
+    for name, spec in specs.items():
+        kind = "string" if spec.kind == "enum" else spec.kind
+        prop: dict[str, Any] = {"type": kind, "description": _portable_doc(spec)}
+        if spec.kind == "enum":
+            prop["enum"] = list(spec.choices)
+        props[name] = prop
+    return {"type": "object", "properties": props,
+            "required": [n for n, s in specs.items() if s.required], "additionalProperties": False}
+
+
 def action_schemas() -> dict[str, dict[str, Any]]:
     """Every action type's JSON Schema, by type."""
     return {t: action_schema(t) for t in ACTION_TYPES}

@@ -42,6 +42,7 @@ event cell the env wrote (its summary and detail, as recorded).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -68,7 +69,14 @@ class Episode(EpisodeRecord):
 
     @property
     def episode_id(self) -> str:
-        return f"{self.task.get('id', 'task')}/{self.root.name}"
+        """``task/folder-<run hash>``: unique across repeated runs and search nodes (which reuse
+        folder names like ``000-draft``), stable across re-exports of the same folder (not across
+        a move). The hash covers the episode's start time, seeds and the folder's resolved path."""
+        meta = self.meta
+        tail = str(self.root.resolve())
+        key = f"{meta.started_at}|{meta.seed}|{meta.make_seed}|{tail}"
+        run = hashlib.sha256(key.encode("utf-8", "backslashreplace")).hexdigest()[:10]
+        return f"{self.task.get('id', 'task')}/{self.root.name}-{run}"
 
     @property
     def task(self) -> dict[str, Any]:

@@ -15,8 +15,8 @@ The key is read from the environment variable `api_key_env` (default ``DOJO_NB_A
 falling back to ``OPENAI_API_KEY``); it is sent only in the Authorization header, never
 stored in `stats`, `repr` or error messages (any echo of it is redacted).
 
-Retries: on HTTP 408/409/425/429/5xx, timeouts and connection errors, up to `max_retries`
-retries. The wait is the server's ``Retry-After`` (seconds or an HTTP date, capped at
+Retries: on HTTP 408/409/425/429/5xx, timeouts, connection errors and 200s that carry no usable
+reply (an empty ``choices`` list, an empty message), up to `max_retries` retries. The wait is the server's ``Retry-After`` (seconds or an HTTP date, capped at
 `max_retry_after_s`) when it sends one, else ``min(max_backoff_s, backoff_s * 2**n)`` times a
 random factor in [0.5, 1.5) (jitter, so parallel episodes do not retry in lockstep). After
 the last try, `ChatError` says what happened on each try.
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import re
 import random
 import threading
 import time
@@ -38,6 +39,25 @@ DEFAULT_API_KEY_ENV = "DOJO_NB_API_KEY"
 FALLBACK_API_KEY_ENV = "OPENAI_API_KEY"
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
+# How servers word "the prompt is longer than the window" (OpenAI, vLLM, llama.cpp, Ollama, TGI).
+_OVERFLOW = re.compile(r"context[ _-]?(length|window|size)|maximum context|too many tokens|"
+                       r"exceeds? the (available )?context|prompt is too long|n_ctx|max_model_len|"
+                       r"input is too long|tokens? limit|reduce the length", re.I)
+_LIMIT = re.compile(r"(?:maximum context length is|context (?:size|window|length)(?: is| of)?|n_ctx\D{0,4}|"
+                    r"max_model_len\D{0,4})\s*\(?(\d{3,7})", re.I)
+
+
+def context_overflow(status: int | None, text: str) -> tuple[bool, int | None]:
+    """Whether an error says the prompt overflowed the window, and the window if it says so."""
+    if status not in (400, 413, 422) or not _OVERFLOW.search(text or ""):
+        return False, None
+    found = _LIMIT.search(text)
+    return True, int(found.group(1)) if found else None
+
+
+class _EmptyReply(Exception):
+    """A 200 whose body holds no usable choice: retried like a 5xx (servers do this under load)."""
+
 
 class ChatError(RuntimeError):
     """The server could not give a usable answer (after retries, or a non-retryable error)."""
@@ -46,6 +66,7 @@ class ChatError(RuntimeError):
         super().__init__(message)
         self.status = status
         self.attempts = attempts
+        self.context_overflow, self.context_limit = context_overflow(status, message)
 
 
 @dataclass
@@ -115,7 +136,7 @@ class ChatClient:
         self._http: httpx.Client | None = None
         self._stats = {"calls": 0, "attempts": 0, "retries": 0, "failed_calls": 0,
                        "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
-                       "calls_without_usage": 0, "seconds": 0.0}
+                       "calls_without_usage": 0, "empty_replies": 0, "seconds": 0.0}
 
     # --- the key: read when needed, never kept in anything that is printed or saved --------
     def _api_key(self) -> str | None:
@@ -186,7 +207,18 @@ class ChatClient:
             else:
                 status = resp.status_code
                 if status == 200:
-                    return self._finish(resp, attempt + 1, t0, problems)
+                    try:
+                        return self._finish(resp, attempt + 1, t0, problems)
+                    except _EmptyReply as exc:
+                        with self._lock:
+                            self._stats["empty_replies"] += 1
+                        problems.append(f"try {attempt + 1}: {exc}")
+                        if attempt == self.max_retries:
+                            break
+                        with self._lock:
+                            self._stats["retries"] += 1
+                        self._sleep(self._backoff(attempt))
+                        continue
                 snippet = self._redact(resp.text[:300])
                 problems.append(f"try {attempt + 1}: HTTP {status}: {snippet}")
                 if status not in RETRY_STATUSES and status < 500:
@@ -216,9 +248,11 @@ class ChatClient:
             choice = data["choices"][0]
             message = dict(choice["message"])
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            self._failed(t0)
-            raise ChatError(f"the server's answer is not a chat completion ({type(exc).__name__}: "
-                            f"{self._redact(resp.text[:300])})", status=200, attempts=attempts) from None
+            raise _EmptyReply(f"the answer is not a usable chat completion ({type(exc).__name__}: "
+                              f"{self._redact(resp.text[:200])})") from None
+        if not (message.get("content") or message.get("tool_calls") or message.get("reasoning_content")
+                or message.get("reasoning")):
+            raise _EmptyReply(f"an empty reply (finish_reason {choice.get('finish_reason')!r})")
         raw_usage = data.get("usage") or {}
         usage = Usage(int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0),
                       int(raw_usage.get("total_tokens") or 0), reported=bool(raw_usage))
@@ -250,5 +284,5 @@ class ChatClient:
                 self._stats[k] = 0.0 if k == "seconds" else 0
 
 
-__all__ = ["ChatClient", "ChatResponse", "ChatError", "Usage", "DEFAULT_API_KEY_ENV",
+__all__ = ["ChatClient", "ChatResponse", "ChatError", "Usage", "DEFAULT_API_KEY_ENV", "context_overflow",
            "FALLBACK_API_KEY_ENV", "RETRY_STATUSES"]

@@ -5,14 +5,11 @@ the env rendered it (``obs["text"]``, head+tail truncated to `max_observation_ch
 status, grading and budget left). Tools are generated from `dojo_nb.actions` (the contract),
 so a new action type becomes a new tool without touching this file.
 
-Conversation budget (the stated rule). Tokens are *estimated* as ``ceil(len(json(message)) / 4)
-+ 4`` per message (no tokenizer: servers differ, and the estimate only has to be safe, not
-exact). The prompt may use ``max_context_tokens - reply_reserve_tokens``. The system message
-and the first user message (task + files) are always kept; the rest is a list of *turns* (one
-assistant message with the tool results that answer it). While the prompt is over budget, the
-oldest turn is dropped, and one user note in their place says how many steps were dropped and
-what they were (e.g. ``execute_code ok x4, error x1; submit x1``); the notebook keeps them all.
-If the newest turn alone is still too big, its tool results are cut further (head+tail).
+Conversation budget: `dojo_nb.agents.llm_context` (the whole request counted conservatively
+and calibrated on the server's ``usage.prompt_tokens``; no message over `message_share` of the
+window; old turns compacted into one summary block after the stable prefix, rewritten only
+when another chunk goes, so prompts share their prefix; a context-length 400 compacts and
+retries). The prompt may use ``max_context_tokens - reply_reserve_tokens``.
 
 Malformed tool calls are repaired when the intent is clear (arguments with raw newlines,
 code fences, trailing commas, a Python-literal dict, double-encoded JSON); otherwise, and for
@@ -28,17 +25,17 @@ under ``agent_stats``.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
-import re
 import uuid
 from collections import deque
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from dojo_nb.record.view import agent_observation, feedback_sentence, truncate_middle
-from dojo_nb.actions import ACTION_TYPES, InvalidAction, action_schema, parse_action
+from dojo_nb.actions import ACTION_FIELDS, ACTION_TYPES, InvalidAction, parse_action, tool_parameters
 from dojo_nb.agents.chat_client import DEFAULT_API_KEY_ENV, ChatClient, ChatError
+from dojo_nb.agents.llm_context import ContextWindow
+from dojo_nb.agents.llm_parse import calls_in_text, content_text, parse_arguments
 
 _PROMPT_HEAD = """\
 You are a careful machine-learning engineer working in a live Jupyter notebook. Each tool call \
@@ -62,78 +59,19 @@ def system_prompt(rules: dict[str, Any] | None = None) -> str:
 
 SYSTEM_PROMPT = system_prompt()
 
+CUT = ("Your last reply was cut off at the output token limit (finish_reason=length). Send a "
+       "shorter reply: one short cell per call. ")
 NUDGE = ("Please continue by calling exactly one of the tools (when you are done, call submit "
          "with final=true).")
 
 
 # --- tools from the action contract ---------------------------------------------------------
 def tool_definitions(action_types: Iterable[str] = ACTION_TYPES) -> list[dict[str, Any]]:
-    """OpenAI tool definitions, one per action type, parameters from `action_schema`."""
-    tools = []
-    for atype in action_types:
-        schema = action_schema(atype)
-        props = {k: v for k, v in schema["properties"].items() if k != "type"}
-        tools.append({"type": "function", "function": {
-            "name": atype,
-            "description": schema["description"],
-            "parameters": {"type": "object", "properties": props,
-                           "required": [r for r in schema["required"] if r != "type"],
-                           "additionalProperties": False},
-        }})
-    return tools
-
-
-# --- lenient argument parsing ----------------------------------------------------------------
-_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n?(.*?)\n?```\s*$", re.S)
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-
-
-def parse_arguments(arguments: Any) -> tuple[dict[str, Any], bool]:
-    """A tool call's arguments as a dict and whether a repair was needed; ValueError if hopeless."""
-    if isinstance(arguments, dict):
-        return arguments, False
-    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
-        return {}, False
-    if not isinstance(arguments, str):
-        raise ValueError(f"arguments must be a JSON object string, got {type(arguments).__name__}")
-    try:
-        value = json.loads(arguments)
-        repaired = False
-    except ValueError as first:
-        value, repaired = _repair(arguments, first), True
-    if isinstance(value, str):  # double-encoded: a JSON string holding the object
-        try:
-            value, repaired = json.loads(value, strict=False), True
-        except ValueError:
-            pass
-    if not isinstance(value, dict):
-        raise ValueError(f"arguments must be a JSON object, got {type(value).__name__}")
-    return value, repaired
-
-
-def _repair(text: str, first: ValueError) -> Any:
-    candidates = [text]
-    fenced = _FENCE.match(text)
-    if fenced:
-        candidates.append(fenced.group(1))
-    for c in list(candidates):
-        start, end = c.find("{"), c.rfind("}")
-        if 0 <= start < end:
-            candidates.append(c[start:end + 1])
-    for c in list(candidates):
-        candidates.append(_TRAILING_COMMA.sub(r"\1", c))
-    for c in candidates:
-        try:
-            return json.loads(c, strict=False)  # strict=False: raw newlines/tabs inside strings
-        except ValueError:
-            pass
-        try:
-            value = ast.literal_eval(c.strip())  # {'code': '...', 'final': True}
-        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-            continue
-        if isinstance(value, dict):
-            return value
-    raise ValueError(f"the arguments are not valid JSON ({first})")
+    """OpenAI tool definitions, one per action type, in the portable schema subset
+    (`dojo_nb.actions.tool_parameters`): every server accepts them; `parse_action` checks the rest."""
+    return [{"type": "function", "function": {"name": atype, "description": ACTION_FIELDS[atype][0],
+                                              "parameters": tool_parameters(atype)}}
+            for atype in action_types]
 
 
 # --- rendering and budget --------------------------------------------------------------------
@@ -143,7 +81,8 @@ def render_observation(obs: dict[str, Any], max_chars: int) -> str:
 
 
 def estimate_tokens(message: dict[str, Any]) -> int:
-    """The stated estimate: ceil(characters of the message as JSON / 4) + 4."""
+    """The old, optimistic estimate (ceil(characters of JSON / 4) + 4); the budget now uses
+    `llm_context.TokenCounter`, which this never exceeds."""
     return math.ceil(len(json.dumps(message, ensure_ascii=False)) / 4) + 4
 
 
@@ -157,7 +96,9 @@ class LLMAgent:
                  max_retries: int = 5, backoff_s: float = 1.0, temperature: float | None = 0.0,
                  max_context_tokens: int = 32_000, reply_reserve_tokens: int = 4_096,
                  max_observation_chars: int = 8_000, max_repairs: int = 3, record_messages: bool = True,
-                 tools: Sequence[str] | None = None, system_prompt: str | None = None) -> None:
+                 tools: Sequence[str] | None = None, system_prompt: str | None = None,
+                 compaction: str = "summary", message_share: float = 0.25,
+                 tokenize: Callable[[str], int] | None = None) -> None:
         self.client = client if client is not None else ChatClient(
             base_url, model, api_key_env=api_key_env, timeout_s=timeout_s, max_retries=max_retries,
             backoff_s=backoff_s, temperature=temperature)
@@ -172,21 +113,31 @@ class LLMAgent:
             raise ValueError("max_context_tokens - reply_reserve_tokens must leave >= 1000 tokens")
         self.max_observation_chars = int(max_observation_chars)
         self.max_repairs = int(max_repairs)
+        self.max_retries = int(max_retries)
         self.record_messages = bool(record_messages)
         #: None: built at reset from the episode's rules (what its submits really show).
         self.system_prompt = system_prompt
+        self.compaction = compaction
+        self.message_share = float(message_share)
+        self.tokenize = tokenize  # e.g. lambda s: len(tok.encode(s)) with the model's own tokenizer
         self._reset_state()
 
     def _reset_state(self) -> None:
-        self._head: list[dict[str, Any]] = []         # system + task: always sent
-        self._turns: list[list[dict[str, Any]]] = []  # [assistant, tool results..., nudges]
-        self._dropped: list[str] = []                  # "action_type status" of dropped steps
+        self.context = ContextWindow(self.max_context_tokens - self.reply_reserve_tokens,
+                                     compaction=self.compaction, message_share=self.message_share,
+                                     tokenize=self.tokenize)
         self._queue: deque[tuple[dict[str, Any], str | None, str]] = deque()
-        self._awaiting: tuple[str, str] | None = None  # (tool_call_id, action_type) of the action in flight
+        self._awaiting: tuple[str, dict[str, Any]] | None = None  # (tool_call_id, action) in flight
+        self._seen_ids: set[str] = set()
         self._counts = {"tool_calls": 0, "repaired_tool_calls": 0, "rejected_tool_calls": 0,
-                        "markdown_cells": 0, "dropped_turns": 0, "model_errors": 0,
-                        "max_prompt_tokens_estimate": 0}
+                        "markdown_cells": 0, "model_errors": 0,
+                        "text_tool_calls": 0, "cut_replies": 0, "renamed_call_ids": 0,
+                        "context_overflows": 0}
         self._errors: list[str] = []
+
+    @property
+    def _turns(self) -> list[list[dict[str, Any]]]:
+        return self.context.turns
 
     # --- protocol -------------------------------------------------------------------------
     def reset(self, observation: dict[str, Any], info: dict[str, Any]) -> None:
@@ -200,28 +151,33 @@ class LLMAgent:
                 f"Steps left: {observation.get('steps_left')}; seconds left: "
                 f"{float(observation.get('seconds_left') or 0):.0f}.")
         prompt = self.system_prompt or system_prompt(info.get("rules"))
-        self._head = [{"role": "system", "content": prompt},
-                      {"role": "user", "content": truncate_middle(user, 4 * self.max_observation_chars)}]
+        self.context.memory.lower_is_better = bool(task.get("lower_is_better"))
+        self.context.head = [{"role": "system", "content": prompt},
+                             {"role": "user", "content": truncate_middle(user, 4 * self.max_observation_chars)}]
 
     def act(self, observation: dict[str, Any]) -> dict[str, Any]:
         if self._awaiting is not None:
-            call_id, atype = self._awaiting
+            call_id, sent = self._awaiting
             self._awaiting = None
-            self._turns[-1].append({"role": "tool", "tool_call_id": call_id,
-                                    "content": render_observation(observation, self.max_observation_chars)})
-            self._turns[-1][0].setdefault("_steps", []).append(f"{atype} {observation.get('status')}")
+            self._turns[-1].append(self.context.cap({
+                "role": "tool", "tool_call_id": call_id,
+                "content": render_observation(observation, self.max_observation_chars)}))
+            self._turns[-1][0].setdefault("_steps", []).append(f"{sent['type']} {observation.get('status')}")
+            self.context.memory.observe(sent, observation)
         if not self._queue:
             self._ask_model()
-        action, call_id, atype = self._queue.popleft()
-        self._awaiting = (call_id, atype) if call_id else None
+        action, call_id, _ = self._queue.popleft()
+        self._awaiting = (call_id, action) if call_id else None
         return action
 
     def stats(self) -> dict[str, Any]:
         """Calls and tokens of this episode (JSON-able; never the API key)."""
         client_stats = self.client.stats() if hasattr(self.client, "stats") else {}
-        return {**client_stats, **self._counts, "errors": list(self._errors[-5:]),
-                "context_budget_tokens": self.max_context_tokens - self.reply_reserve_tokens,
-                "token_estimate": "ceil(chars of message JSON / 4) + 4 per message"}
+        ctx = {k: v for k, v in self.context.stats.items() if k not in ("later_prompt_tokens", "requests")}
+        return {**client_stats, **self._counts, **ctx, "errors": list(self._errors[-5:]),
+                "prefix_share": self.context.prefix_share(), "compaction": self.compaction,
+                "context_budget_tokens": self.context.budget,
+                "token_estimate": self.context.counter.describe()}
 
     # --- talking to the model ---------------------------------------------------------------
     def _record(self, text: str) -> None:
@@ -230,22 +186,38 @@ class LLMAgent:
             self._queue.append(({"type": "add_markdown", "text": text.strip()}, None, "add_markdown"))
 
     def _ask_model(self) -> None:
-        """Fill the queue: the model's notes, then its valid tool calls (repairing as needed)."""
+        """Fill the queue: the model's notes, then its valid tool calls (repairing as needed).
+
+        Bounded: at most `max_repairs` + 1 replies without a valid call, and at most
+        `max_retries` context-overflow recoveries, per step."""
         last_problem = ""
-        for _ in range(self.max_repairs + 1):
+        tries = overflows = 0
+        while tries <= self.max_repairs:
             try:
                 resp = self.client.complete(self.prompt(), tools=self.tools)
             except ChatError as exc:
+                if getattr(exc, "context_overflow", False) and overflows < self.max_retries:
+                    overflows += 1
+                    self._on_overflow(exc)
+                    continue
                 self._counts["model_errors"] += 1
                 self._errors.append(str(exc)[:500])
                 self._record(f"**The model could not be reached; ending the episode.**\n\n```text\n{exc}\n```")
                 self._queue.append(({"type": "submit", "final": True}, None, "submit"))
                 return
+            tries += 1
+            self._on_usage(resp)
             msg = resp.message or {}
-            content = msg.get("content")
-            text = content if isinstance(content, str) else ""
+            text = content_text(msg.get("content"))
+            cut = resp.finish_reason == "length"
             reasoning = msg.get("reasoning_content") or msg.get("reasoning") or ""
             calls = [c for c in (msg.get("tool_calls") or []) if isinstance(c, dict)]
+            if not calls and text:
+                found, rest = calls_in_text(text, self.tool_names)
+                if found:
+                    self._counts["text_tool_calls"] += len(found)
+                    calls = [{"function": {"name": n, "arguments": a}} for n, a in found]
+                    text = rest
             assistant: dict[str, Any] = {"role": "assistant", "content": text or None}
             if calls:
                 assistant["tool_calls"] = [self._normalise_call(c) for c in calls]
@@ -255,10 +227,13 @@ class LLMAgent:
                                            and reasoning.strip() else "", text.strip()) if p)
             self._record(note)
             if not calls:
-                turn.append({"role": "user", "content": NUDGE})
+                self.context.cap(assistant)
+                if cut:
+                    self._counts["cut_replies"] += 1
+                turn.append({"role": "user", "content": (CUT if cut else "") + NUDGE})
                 if self._queue:  # the note is this turn's action; the model is asked again after it
                     return
-                last_problem = "the reply had no tool call"
+                last_problem = "the reply was cut off" if cut else "the reply had no tool call"
                 continue
             valid = 0
             for call in assistant["tool_calls"]:
@@ -266,6 +241,9 @@ class LLMAgent:
                 action, problem, repaired = self._to_action(call["function"]["name"],
                                                             call["function"]["arguments"])
                 if problem:
+                    if cut and "could not read the arguments" in problem:
+                        self._counts["cut_replies"] += 1
+                        problem = CUT.rstrip() + " (" + problem + ")"
                     self._counts["rejected_tool_calls"] += 1
                     last_problem = problem
                     turn.append({"role": "tool", "tool_call_id": call["id"],
@@ -279,6 +257,7 @@ class LLMAgent:
                         {k: v for k, v in action.items() if k != "type"}, ensure_ascii=False)
                 self._queue.append((action, call["id"], action["type"]))
                 valid += 1
+            self.context.cap(assistant)  # the history's copy only: the actions keep the full code
             if valid:
                 return
         self._errors.append(f"no valid tool call after {self.max_repairs + 1} tries: {last_problem}"[:500])
@@ -287,13 +266,39 @@ class LLMAgent:
                                  "text": f"The model gave no valid tool call after {self.max_repairs + 1} "
                                          f"tries (last problem: {last_problem})."}, None, "add_markdown"))
 
-    @staticmethod
-    def _normalise_call(call: dict[str, Any]) -> dict[str, Any]:
+    def _on_usage(self, resp: Any) -> None:
+        """Calibrate the token counter on the server's own count of the request just sent."""
+        usage = getattr(resp, "usage", None)
+        if usage is not None and getattr(usage, "reported", False) and usage.prompt_tokens:
+            self.context.calibrate(int(usage.prompt_tokens))
+
+    def _on_overflow(self, exc: ChatError) -> None:
+        """The server said the prompt overflowed its window: shrink the budget and compact."""
+        self._counts["context_overflows"] += 1
+        limit = getattr(exc, "context_limit", None)
+        if limit and limit < self.max_context_tokens:  # the server said its window: believe it
+            self.max_context_tokens = int(limit)
+            self.reply_reserve_tokens = min(self.reply_reserve_tokens, max(256, int(limit) // 4))
+        else:
+            self.max_context_tokens = int(self.max_context_tokens * 0.8)
+        self.max_context_tokens = max(self.max_context_tokens, self.reply_reserve_tokens + 1000)
+        self.context.budget = self.max_context_tokens - self.reply_reserve_tokens
+        self.context.on_overflow()
+
+    def _normalise_call(self, call: dict[str, Any]) -> dict[str, Any]:
+        """An OpenAI-shaped call with string arguments and an id unique in this episode
+        (a reused id would make the server pair tool results with the wrong call)."""
         fn = call.get("function") if isinstance(call.get("function"), dict) else {}
         args = fn.get("arguments")
         if not isinstance(args, str):
             args = json.dumps(args if args is not None else {})
-        return {"id": str(call.get("id") or f"call_{uuid.uuid4().hex[:12]}"), "type": "function",
+        call_id = str(call.get("id") or "")
+        if not call_id or call_id in self._seen_ids:
+            if call_id:
+                self._counts["renamed_call_ids"] += 1
+            call_id = f"call_{uuid.uuid4().hex[:12]}"
+        self._seen_ids.add(call_id)
+        return {"id": call_id, "type": "function",
                 "function": {"name": str(fn.get("name") or ""), "arguments": args}}
 
     def _to_action(self, name: str, arguments: str) -> tuple[dict[str, Any], str | None, bool]:
@@ -314,48 +319,8 @@ class LLMAgent:
 
     # --- the budget -------------------------------------------------------------------------
     def prompt(self) -> list[dict[str, Any]]:
-        """The messages to send: head, a note for dropped turns, the newest turns that fit."""
-        budget = self.max_context_tokens - self.reply_reserve_tokens
-        while True:
-            msgs = self._assemble()
-            total = sum(estimate_tokens(m) for m in msgs)
-            if total <= budget or len(self._turns) <= 1:
-                break
-            dropped = self._turns.pop(0)
-            self._dropped += dropped[0].get("_steps", [])
-            self._counts["dropped_turns"] += 1
-        if total > budget and self._turns:  # the newest turn alone is too big: cut its tool results
-            over = total - budget
-            for m in self._turns[-1]:
-                if m["role"] == "tool" and over > 0:
-                    keep = max(500, len(m["content"]) - 4 * over - 200)
-                    before = estimate_tokens(m)
-                    m["content"] = truncate_middle(m["content"], keep)
-                    over -= before - estimate_tokens(m)
-            msgs = self._assemble()
-            total = sum(estimate_tokens(m) for m in msgs)
-        self._counts["max_prompt_tokens_estimate"] = max(self._counts["max_prompt_tokens_estimate"], total)
-        return msgs
-
-    def _assemble(self) -> list[dict[str, Any]]:
-        msgs = list(self._head)
-        if self._dropped:
-            msgs.append({"role": "user", "content": self._dropped_note()})
-        for turn in self._turns:
-            for m in turn:
-                msgs.append({k: v for k, v in m.items() if not k.startswith("_")})
-        return msgs
-
-    def _dropped_note(self) -> str:
-        counts: dict[str, dict[str, int]] = {}
-        for entry in self._dropped:
-            atype, _, status = entry.partition(" ")
-            counts.setdefault(atype, {}).setdefault(status, 0)
-            counts[atype][status] += 1
-        parts = ["; ".join(f"{a} " + ", ".join(f"{s} x{n}" for s, n in st.items()) for a, st in counts.items())]
-        return (f"[Context budget: the {len(self._dropped)} oldest tool calls were dropped from this "
-                f"conversation ({parts[0] or 'none'}). The notebook still has them and the kernel keeps "
-                "their variables; request_info(what='history') lists the submissions so far.]")
+        """The messages to send: prefix, the summary block if turns were compacted, the newest turns."""
+        return self.context.prompt(self.tools)
 
 
 __all__ = ["LLMAgent", "tool_definitions", "parse_arguments", "render_observation", "estimate_tokens",

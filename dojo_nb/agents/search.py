@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
+import stat
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -68,7 +70,7 @@ class Node:
     code: str                      # the one cell this node added
     cells: list[str] = field(default_factory=list)   # solution cells after this node (its state)
     score: float | None = None     # self-measured validation score, parsed from the new cell's output
-    status: str = "pending"        # good | buggy
+    status: str = "pending"        # good | buggy | failed (the policy's call failed: no cell)
     message: str = ""              # why buggy (error, no score, invalid file, rebuild failed)
     output: str = ""               # the new cell's text output (truncated)
     error: dict[str, Any] | None = None
@@ -124,7 +126,8 @@ class TreeSearch:
     def __init__(self, task_id: str, root: str | Path, policy: Policy, *, backend: str = "local",
                  max_nodes: int = 8, time_budget_s: float = 1800.0, num_drafts: int = 2,
                  debug_prob: float = 0.5, max_debug_depth: int = 3, cell_timeout_s: float = 600.0,
-                 seed: int = 0, sandbox_limits: dict[str, Any] | None = None) -> None:
+                 seed: int = 0, sandbox_limits: dict[str, Any] | None = None,
+                 max_policy_failures: int = 3) -> None:
         from dojo_nb.tasks import load_task
 
         self.task_id = task_id
@@ -139,6 +142,7 @@ class TreeSearch:
         self.cell_timeout_s = float(cell_timeout_s)
         self.seed = int(seed)
         self.sandbox_limits = dict(sandbox_limits or {})
+        self.max_policy_failures = int(max_policy_failures)  # in a row: then the model is gone
         self.rng = random.Random(seed)
         task = load_task(task_id)
         meta = task.metadata() if callable(getattr(task, "metadata", None)) else {}
@@ -166,23 +170,30 @@ class TreeSearch:
         self.root.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         stop = "max_nodes"
+        failures = 0
         while len(self.nodes) < self.max_nodes:
             left = self.time_budget_s - (time.monotonic() - t0)
             if left <= 0:
                 stop = "time_budget"
                 break
             stage, parent = self.next_step()
-            code = self.policy.propose(Proposal(stage, dict(self.task_info), self.description, parent,
-                                                list(self.nodes)))
+            try:
+                code = self.policy.propose(Proposal(stage, dict(self.task_info), self.description, parent,
+                                                    list(self.nodes)))
+            except Exception as exc:  # noqa: BLE001 - one failed call fails the node, not the search
+                failures += 1
+                node = self._failed_node(stage, parent, f"the policy failed: {type(exc).__name__}: {exc}")
+                self._add(node, parent)
+                if failures >= self.max_policy_failures:
+                    stop = "policy_failures"
+                    break
+                continue
             if not code or not code.strip():
                 stop = "policy_exhausted"
                 break
+            failures = 0
             node = self.expand(stage, parent, code, seconds=left)
-            self.nodes.append(node)
-            if parent is not None:
-                parent.children.append(node.id)
-            with (self.root / "journal.jsonl").open("a") as f:
-                f.write(json.dumps(node.to_json()) + "\n")
+            self._add(node, parent)
         elapsed = time.monotonic() - t0
         best = best_node(self.nodes, self.lower_is_better)
         summary = {
@@ -199,6 +210,20 @@ class TreeSearch:
         }
         nbk.atomic_write_text(self.root / "search.json", json.dumps(summary, indent=1) + "\n")
         return SearchResult(self.nodes, best, self.root, stop, elapsed)
+
+    def _add(self, node: Node, parent: Node | None) -> None:
+        """Put a finished node in the tree and the journal (one JSON line as it ends)."""
+        self.nodes.append(node)
+        if parent is not None:
+            parent.children.append(node.id)
+        with (self.root / "journal.jsonl").open("a") as f:
+            f.write(json.dumps(node.to_json()) + "\n")
+
+    def _failed_node(self, stage: str, parent: Node | None, message: str) -> Node:
+        """A node whose cell never came (the model call failed): status "failed", never debugged
+        (there is no cell to fix) and never chosen; the search goes on."""
+        return Node(id=f"{len(self.nodes):03d}-{stage}", parent=parent.id if parent else None, stage=stage,
+                    code="", cells=list(parent.cells) if parent else [], status="failed", message=message[:1000])
 
     def expand(self, stage: str, parent: Node | None, code: str, *, seconds: float) -> Node:
         """Fork `parent` (rebuild its cells in a fresh episode), run `code`, validate; never raises."""
@@ -247,7 +272,9 @@ class TreeSearch:
                     return
         else:
             step({"type": "add_markdown", "text": f"**Node `{node.id}`**: a new draft from a fresh kernel."})
+        before = _file_signature(getattr(env, "submission_host_path", None))
         obs, done = step({"type": "execute_code", "code": node.code})
+        wrote = _file_signature(getattr(env, "submission_host_path", None))
         node.output = _cell_text(obs)[-_MAX_TEXT:]
         node.error = obs.get("error")
         node.score = parse_score(_cell_text(obs))
@@ -262,6 +289,10 @@ class TreeSearch:
         if done:
             node.status, node.message = "buggy", "the node's budget ran out before validation"
             return
+        if wrote is None or (parent is not None and wrote == before):
+            node.status, node.message = "buggy", ("the node's cell wrote no submission of its own "
+                                                  "(SUBMISSION_PATH is missing or still its parent's file)")
+            return
         obs, _ = step({"type": "validate"})
         grading = obs.get("grading") or {}
         node.submission_valid = bool(grading.get("valid"))
@@ -270,6 +301,18 @@ class TreeSearch:
             node.message = f"invalid submission: {grading.get('message') or obs.get('text', '')}"[:1000]
             return
         node.status = "good"
+
+
+def _file_signature(path: Path | None) -> tuple[int, int, int] | None:
+    """(inode, size, mtime_ns) of the node's submission file, without following a link or reading
+    it (the sandbox is the agent's); None when it is absent or not a regular file."""
+    if path is None:
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
 def _cell_text(obs: dict[str, Any]) -> str:

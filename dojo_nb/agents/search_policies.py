@@ -7,6 +7,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from dojo_nb.kernel.render import render_error, truncate_middle
+
 if TYPE_CHECKING:
     from dojo_nb.agents.search import Node
 
@@ -93,8 +95,11 @@ def build_prompt(req: Proposal) -> str:
         parts.append(f"# Cells already run in this kernel (their variables exist)\n{state}")
         if req.stage == "debug":
             err = p.error or {}
+            trace = truncate_middle(render_error(err), _MAX_TEXT) if err else ""
             parts.append(f"# This cell failed\n{_fence(p.code)}\nOutput:\n{p.output[-_MAX_TEXT:]}\n"
-                         f"Error: {err.get('ename', '')}: {err.get('evalue', '')}\nProblem: {p.message}\n"
+                         f"Error: {err.get('ename', '')}: {err.get('evalue', '')}\n"
+                         + (f"Traceback:\n```text\n{trace}\n```\n" if trace else "")
+                         + f"Problem: {p.message}\n"
                          "# Ask\nWrite a corrected cell (the failed cell's variables may not exist).")
         else:
             parts.append(f"# Last cell's output (validation score {p.score})\n{p.output[-_MAX_TEXT:]}\n"
@@ -113,6 +118,10 @@ def extract_code(content: str) -> str | None:
     return text or None
 
 
+class EmptyProposal(RuntimeError):
+    """The model answered without a cell: the node fails, the search goes on."""
+
+
 class LLMPolicy:
     """Proposes cells with a chat model through `dojo_nb.agents.chat_client.ChatClient`.
 
@@ -125,6 +134,7 @@ class LLMPolicy:
     name = "llm"
 
     def __init__(self, client: Any = None, **client_kwargs: Any) -> None:
+        client_kwargs.pop("max_context_tokens", None)  # an LLM-agent option; one prompt here is small
         self.client = client
         self.client_kwargs = client_kwargs
         self.calls = 0
@@ -144,7 +154,14 @@ class LLMPolicy:
         response = self._get_client().complete(messages, tools=None)
         self.calls += 1
         message = getattr(response, "message", None) or {}
-        return extract_code(str(message.get("content") or ""))
+        content = message.get("content")
+        if isinstance(content, list):  # list-form content: its text parts
+            content = "".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+        code = extract_code(str(content or ""))
+        if not code:  # an empty reply fails this node; only a scripted policy is ever "exhausted"
+            raise EmptyProposal(f"the model's reply held no code (finish_reason "
+                                f"{getattr(response, 'finish_reason', None)!r})")
+        return code
 
 
-__all__ = ["LLMPolicy", "Policy", "Proposal", "ScriptedPolicy", "build_prompt", "extract_code"]
+__all__ = ["EmptyProposal", "LLMPolicy", "Policy", "Proposal", "ScriptedPolicy", "build_prompt", "extract_code"]

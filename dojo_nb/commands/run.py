@@ -68,6 +68,15 @@ def run_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="LLM agents: model name on that server"),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="LLM agents: environment variable "
                                               "holding the API key (default DOJO_NB_API_KEY, then OPENAI_API_KEY)"),
+    request_timeout: Optional[float] = typer.Option(None, "--request-timeout", min=1.0,
+                                                    help="LLM agents: seconds per model call before it is "
+                                                         "retried (default 120)"),
+    max_retries: Optional[int] = typer.Option(None, "--max-retries", min=0,
+                                              help="LLM agents: retries of a failed, empty or overflowing "
+                                                   "model call (default 5)"),
+    max_context_tokens: Optional[int] = typer.Option(None, "--max-context-tokens", min=2000,
+                                                     help="LLM agent: the model's context window in tokens "
+                                                          "(default 32000)"),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="NVIDIA GPUs for each kernel: all or a count "
                                                             "(default: none)"),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox", help=UNSAFE_HELP),
@@ -98,7 +107,9 @@ def run_cmd(
     env_kwargs = dict(backend=backend, replay=replay, max_steps=max_steps, cell_timeout_s=cell_timeout,
                       episode_timeout_s=episode_timeout, max_submissions=max_submissions, feedback=feedback,
                       reward=reward, **parse_gpus(gpus))
-    agent_kwargs = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env))
+    agent_kwargs = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env),
+                                      ("timeout_s", request_timeout), ("max_retries", max_retries),
+                                      ("max_context_tokens", max_context_tokens))
                     if v is not None}
     if agent_kwargs:  # only agents that take them (llm, search) get them
         env_kwargs["agent_kwargs"] = agent_kwargs

@@ -65,8 +65,11 @@ def slow(seconds: float) -> Reply:
 class ScriptedChatServer:
     """Serves `script` in order; `requests` holds (body, headers, time) of every POST."""
 
-    def __init__(self, script: list[Reply]) -> None:
+    def __init__(self, script: list[Reply], *, check_request: Any = None) -> None:
         self.script = list(script)
+        # check_request(body) -> refusal text or None: a picky server (strict schemas, a small
+        # window) answers 400 with that text without using up a scripted reply.
+        self.check_request = check_request
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         outer = self
@@ -79,11 +82,20 @@ class ScriptedChatServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 with outer.lock:
-                    outer.requests.append({"body": json.loads(raw), "headers": dict(self.headers),
+                    body_in = json.loads(raw)
+                    outer.requests.append({"body": body_in, "headers": dict(self.headers),
                                            "t": time.monotonic(), "path": self.path})
+                    refusal = outer.check_request(body_in) if outer.check_request else None
+                    if refusal:
+                        reply = Reply(status=400, body={"error": {"code": 400, "message": refusal,
+                                                                  "type": "invalid_request_error"}})
                     # Past the end of the script: a non-retryable error, so a test fails fast.
-                    reply = outer.script.pop(0) if outer.script else Reply(
-                        status=400, body={"error": {"message": "the script is exhausted"}})
+                    elif outer.script:
+                        reply = outer.script.pop(0)
+                        if callable(reply):
+                            reply = reply(body_in)
+                    else:
+                        reply = Reply(status=400, body={"error": {"message": "the script is exhausted"}})
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     reply = Reply(status=404, body={"error": {"message": f"no route {self.path}"}})
                 if reply.delay_s:

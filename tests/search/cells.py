@@ -48,9 +48,17 @@ print("VALIDATION_SCORE: 0.0001")
 """
 
 # An improvement that only works when the parent's variables exist in the (fresh) kernel.
-IMPROVE = """\
+_RF = """\
 print("parent token:", FORK_TOKEN)
 from sklearn.ensemble import RandomForestClassifier
 rf = RandomForestClassifier(n_estimators=50, random_state=SEED).fit(X_tr, y_tr)
 print(f"VALIDATION_SCORE: {log_loss(y_va, rf.predict_proba(X_va), labels=rf.classes_):.5f}")
 """
+IMPROVE = _RF + """\
+sub = pd.DataFrame(rf.predict_proba(X_test), columns=rf.classes_)[CLASSES]
+sub.insert(0, "id", test["id"])
+sub.to_csv(SUBMISSION_PATH, index=False)
+"""
+
+# The same improvement without writing its own submission: the file left is its parent's.
+IMPROVE_NO_FILE = _RF
