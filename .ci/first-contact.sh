@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # CI: the README's first two commands, pasted into a clean checkout on a fresh Debian/Ubuntu
 # machine (as root, bubblewrap NOT yet installed), must end in a sandboxed episode.
-# Run it before anything else installs bubblewrap; it uses its own venv and clone. Not part of
-# .ci/run (a second full install and a first-time prepare cost minutes CI does not have):
-# run it by hand on a fresh machine, `bash .ci/first-contact.sh`.
+# Run it before anything installs bubblewrap; it uses its own clone and a venv that sees the
+# system's packages (so after .ci/run's own pip install the README's install line only links
+# the clone: seconds, not a second download).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/dojo-first-contact.XXXXXX)"
@@ -18,7 +18,7 @@ grep -qF -- "$install" README.md || { echo "README's install line changed: updat
 grep -qF -- "$run" README.md || { echo "README's run line changed: update .ci/first-contact.sh"; exit 1; }
 
 # A venv of its own where python3-venv exists; else the ambient Python, as .ci/run uses.
-if python3 -m venv "$work/venv" 2>/dev/null; then export PATH="$work/venv/bin:$PATH"; fi
+if python3 -m venv --system-site-packages "$work/venv" 2>/dev/null; then export PATH="$work/venv/bin:$PATH"; fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1 DEBIAN_FRONTEND=noninteractive
 export DOJO_NB_CACHE="$work/cache"
 bash -c "$install"
