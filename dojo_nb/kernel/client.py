@@ -29,6 +29,8 @@ from nbclient.exceptions import CellControlSignal, CellExecutionComplete, DeadKe
 from nbformat import NotebookNode
 from traitlets import Float, Integer
 
+from dojo_nb.kernel.render import strip_ansi
+
 DEFAULT_MAX_OUTPUT_BYTES = 1_000_000
 #: Deepest JSON nesting kept in an output's data or metadata (plots use ~10-20 levels).
 MAX_JSON_DEPTH = 100
@@ -356,3 +358,24 @@ class DojoNotebookClient(NotebookClient):
             self._sizes.extend([0] * (len(outs) - len(self._sizes)))
             self._sizes[-1] = size
         return out
+
+
+def unprocessed_note(client: DojoNotebookClient) -> str:
+    """One sentence on the messages the driver dropped because it could not process them."""
+    shown = "; ".join(client.failures)
+    more = client.failure_count - len(client.failures)
+    return (f"The driver could not process {client.failure_count} message(s) from this cell, which were "
+            f"dropped: {shown}{f' (and {more} more)' if more > 0 else ''}.")
+
+
+def error_of(outputs: list[Any], exec_reply: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A cell's error: from its error output, else from its reply (ANSI stripped)."""
+    for out in outputs:
+        if out.get("output_type") == "error":
+            return {"ename": out.get("ename", ""), "evalue": strip_ansi(str(out.get("evalue", ""))),
+                    "traceback": [strip_ansi(line) for line in out.get("traceback", [])]}
+    content = (exec_reply or {}).get("content", {})
+    if content.get("status") == "error":
+        return {"ename": content.get("ename", ""), "evalue": strip_ansi(str(content.get("evalue", ""))),
+                "traceback": [strip_ansi(line) for line in content.get("traceback", [])]}
+    return None

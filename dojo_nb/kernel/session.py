@@ -28,9 +28,9 @@ import nbformat
 from nbclient.exceptions import DeadKernelError
 
 from dojo_nb.kernel import backends
-from dojo_nb.kernel.client import DEFAULT_MAX_OUTPUT_BYTES, DojoNotebookClient
+from dojo_nb.kernel.client import DEFAULT_MAX_OUTPUT_BYTES, DojoNotebookClient, error_of, unprocessed_note
 from dojo_nb.kernel.limits import limit_hint
-from dojo_nb.kernel.render import DEFAULT_MAX_CHARS, render_text, strip_ansi
+from dojo_nb.kernel.render import DEFAULT_MAX_CHARS, render_text
 from dojo_nb.kernel.result import ExecutionResult
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
 
@@ -274,7 +274,7 @@ class KernelSession:
                 "stream", name="stderr",
                 text=f"\n[dojo-nb: {client.dropped_chars:,} characters of output dropped; "
                      f"a cell keeps at most {self.max_output_bytes:,}]\n"))
-        error = _error_of(outputs, client.exec_reply)
+        error = error_of(outputs, client.exec_reply)
         restarted = False
         message = None
         exited = None if crashed or internal else await self._exit_of(client.exec_reply)
@@ -309,7 +309,7 @@ class KernelSession:
             error = error or {"ename": "CellTimeout", "evalue": message, "traceback": []}
         elif client.failure_count:
             status = "error"
-            message = _unprocessed_note(client)
+            message = unprocessed_note(client)
             error = error or {"ename": "DriverError", "evalue": "the driver could not process some of this "
                               "cell's messages", "traceback": []}
         elif error is not None or (client.exec_reply or {}).get("content", {}).get("status") == "error":
@@ -367,7 +367,7 @@ class KernelSession:
                 await self.interrupt()
             except Exception:  # noqa: BLE001
                 pass
-        note = _unprocessed_note(client) if client.failure_count else ""
+        note = unprocessed_note(client) if client.failure_count else ""
         return (f"The driver could not process this cell's messages ({what}); the cell's outcome is "
                 f"unknown and what it printed may be incomplete.{(' ' + note) if note else ''} "
                 "The kernel is still running.")
@@ -401,26 +401,6 @@ class KernelSession:
             await self.restart()
         except Exception as exc:  # noqa: BLE001
             raise KernelSessionError(f"the kernel could not be restarted: {exc}") from exc
-
-
-def _unprocessed_note(client: DojoNotebookClient) -> str:
-    """One sentence on the messages the driver dropped because it could not process them."""
-    shown = "; ".join(client.failures)
-    more = client.failure_count - len(client.failures)
-    return (f"The driver could not process {client.failure_count} message(s) from this cell, which were "
-            f"dropped: {shown}{f' (and {more} more)' if more > 0 else ''}.")
-
-
-def _error_of(outputs: list[Any], exec_reply: dict[str, Any] | None) -> dict[str, Any] | None:
-    for out in outputs:
-        if out.get("output_type") == "error":
-            return {"ename": out.get("ename", ""), "evalue": strip_ansi(str(out.get("evalue", ""))),
-                    "traceback": [strip_ansi(line) for line in out.get("traceback", [])]}
-    content = (exec_reply or {}).get("content", {})
-    if content.get("status") == "error":
-        return {"ename": content.get("ename", ""), "evalue": strip_ansi(str(content.get("evalue", ""))),
-                "traceback": [strip_ansi(line) for line in content.get("traceback", [])]}
-    return None
 
 
 class SyncKernelSession:
