@@ -82,11 +82,11 @@ def leaderboard_cmd(task_id: str) -> None:
     """Show a task's leaderboard (a built-in task's: its references on this installation's draw)."""
     import pandas as pd
 
-    from dojo_nb.tasks.leaderboard_build import board_path, builds_reference_board
+    from dojo_nb.tasks.leaderboard import leaderboard_path
 
     task = _load(task_id)
     board = task.leaderboard()
-    path = board_path(task.prepare()) if builds_reference_board(task) else task.folder / "leaderboard.csv"
+    path = leaderboard_path(task)
     if not path.is_file():
         console.print(f"[yellow]{task.id} has no leaderboard[/yellow]")
         raise typer.Exit(1)

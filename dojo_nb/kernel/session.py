@@ -28,7 +28,8 @@ import nbformat
 from nbclient.exceptions import DeadKernelError
 
 from dojo_nb.kernel import backends
-from dojo_nb.kernel.client import DEFAULT_MAX_OUTPUT_BYTES, DojoNotebookClient, error_of, unprocessed_note
+from dojo_nb.kernel.client import (DEFAULT_MAX_OUTPUT_BYTES, DojoNotebookClient, error_of, expression_texts,
+                                   unprocessed_note)
 from dojo_nb.kernel.limits import limit_hint
 from dojo_nb.kernel.render import DEFAULT_MAX_CHARS, render_text
 from dojo_nb.kernel.result import ExecutionResult
@@ -153,14 +154,7 @@ class KernelSession:
                                                       output_hook=lambda msg: None)
         except Exception:  # noqa: BLE001 - a busy or dead kernel just tells nothing
             return {}
-        found = ((reply or {}).get("content") or {}).get("user_expressions") or {}
-        out: dict[str, str] = {}
-        for name, value in found.items():
-            if isinstance(value, dict) and value.get("status") == "ok":
-                text = (value.get("data") or {}).get("text/plain")
-                if isinstance(text, str):
-                    out[str(name)] = text[:200_000]
-        return out
+        return expression_texts(((reply or {}).get("content") or {}).get("user_expressions"))
 
     def relocate(self, root: Path) -> None:
         """The sandbox folder was moved to `root` (by a warm pool); later restarts use it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -89,17 +90,21 @@ def read_leaderboard_csv(path, lower_is_better: bool, tolerance: float = 1e-9) -
     return Leaderboard(private=private, public=public, lower_is_better=lower_is_better, tolerance=tolerance)
 
 
-def load_leaderboard(task: Task) -> Leaderboard:
-    """The task's board: its folder's leaderboard.csv, or for a built-in task the one built from
-    its references on this installation's draw (prepared on first use)."""
+def leaderboard_path(task: Task) -> Path:
+    """Where the task's board is: its folder's leaderboard.csv, or for a built-in task the one
+    built from its references on this installation's draw (prepared on first use)."""
     from dojo_nb.tasks.leaderboard_build import builds_reference_board, ensure_reference_board
 
     if builds_reference_board(task):
         from dojo_nb.tasks.cache import prepare_task
 
-        path = ensure_reference_board(task, prepare_task(task))
-        return read_leaderboard_csv(path, task.lower_is_better, task.tolerance)
-    path = task.folder / "leaderboard.csv"
+        return ensure_reference_board(task, prepare_task(task))
+    return task.folder / "leaderboard.csv"
+
+
+def load_leaderboard(task: Task) -> Leaderboard:
+    """The task's board (see `leaderboard_path`); an empty one when it has none."""
+    path = leaderboard_path(task)
     if not path.is_file():
         return Leaderboard(np.array([]), np.array([]), task.lower_is_better, task.tolerance)
     return read_leaderboard_csv(path, task.lower_is_better, task.tolerance)
