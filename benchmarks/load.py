@@ -10,7 +10,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from dojo_nb.loadtest import run_load
+from dojo_nb.runners.loadtest import run_load
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 
 from dojo_nb.kernel import SandboxSpec, SyncKernelSession
-from dojo_nb.loadtest import run_load
+from dojo_nb.runners.loadtest import run_load
 
 
 def idle_rss_mb(backend: str, root: Path) -> float:

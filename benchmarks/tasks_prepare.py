@@ -26,7 +26,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dojo-prepare-bench-") as tmp:
         os.environ["DOJO_NB_CACHE"] = str(Path(tmp) / "cache")
         os.environ.pop("DOJO_NB_TASK_SIZE", None)  # full size
-        from dojo_nb.runner import run_episode
+        from dojo_nb.runners.episodes import run_episode
         from dojo_nb.tasks import list_tasks
         from dojo_nb.tasks.cache import prepare_task
 

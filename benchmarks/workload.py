@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import dojo_nb
-from dojo_nb.tasks import load_task
+from dojo_nb.tasks import load_task, prepare_task
 
 CELLS = [
     "import os\nimport numpy as np\nimport pandas as pd\nprint(sorted(os.listdir(INPUT_DIR)))",
@@ -59,7 +59,7 @@ def run_dojo(task_id: str, root: Path) -> float:
 
 
 def run_fresh(task_id: str, root: Path) -> float:
-    data = load_task(task_id).prepare()
+    data = prepare_task(load_task(task_id))
     work = root / "fresh"
     (work / "submission").mkdir(parents=True)
     header = (f"INPUT_DIR = {str(data.public_dir)!r}\nWORKING_DIR = {str(work)!r}\n"

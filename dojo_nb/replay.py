@@ -27,6 +27,8 @@ from dojo_nb.record.inputs import populate_input
 from dojo_nb.record.load import EpisodeRecordError, read_json, read_notebook
 from dojo_nb.record.metadata import EpisodeMeta
 from dojo_nb.record.steps import parameters_cell_index
+from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.cache import prepare_task
 
 REPLAY_JSON = layout.REPLAY_JSON
 REPLAY_NOTEBOOK = layout.REPLAY_NOTEBOOK
@@ -136,7 +138,7 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
         spec = SandboxSpec(root=sandbox, **limits)
     except TypeError as exc:
         raise ReplayError(f"unknown sandbox limit: {exc}") from None
-    data = task.prepare()
+    data = prepare_task(task)
     populate_input(Path(data.public_dir), spec.input_dir)  # as the episode had it: sub-folders too
     be = backends.get(backend)
     paths = be.paths(spec)
@@ -188,7 +190,7 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
     except OSError as exc:
         problem = f"the submission file was not graded: {exc}"
     if kept is not None:
-        report = task.grade(kept)
+        report = grade_submission(task, kept)
         grading = report.to_dict()
         valid = report.valid
         replay_score = report.private_score if report.valid else None

@@ -19,7 +19,7 @@ BUILTIN_BASELINE = "dojo_nb.agents.baseline:BaselineAgent"
 
 @runtime_checkable
 class Agent(Protocol):
-    """What `dojo_nb.runner` drives: one `reset` per episode, then one `act` per step."""
+    """What `dojo_nb.runners.episodes` drives: one `reset` per episode, then one `act` per step."""
 
     name: str
 

@@ -84,7 +84,7 @@ def resume_cmd(
     from dojo_nb.env import ResumeError
     from dojo_nb.kernel.backends import UNSAFE_ENV, NotIsolated
     from dojo_nb.kernel.gpus import GpuUnavailable
-    from dojo_nb.resuming import resume_episode
+    from dojo_nb.runners.resume import resume_episode
 
     limits = parse_gpus(gpus)
     if unsafe_no_sandbox:

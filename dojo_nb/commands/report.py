@@ -13,7 +13,7 @@ def report_cmd(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="default: EPISODE_DIR/report.html"),
 ) -> None:
     """Write one self-contained HTML page for an episode (cells, outputs, scores, summary)."""
-    from dojo_nb.report import ReportError, write_report
+    from dojo_nb.views.report import ReportError, write_report
 
     try:
         path = write_report(episode_dir, out) if out is not None else _write_in_episode(episode_dir)
@@ -27,8 +27,8 @@ def _write_in_episode(episode_dir: Path) -> Path:
     """The default report.html, written as a fresh file in the episode folder: a link planted
     at report.html (the folder may be crafted) is replaced, never written through."""
     from dojo_nb import safe_io
-    from dojo_nb.report.episode import load_episode
-    from dojo_nb.report.report import REPORT_NAME, build_report
+    from dojo_nb.views.report.episode import load_episode
+    from dojo_nb.views.report.report import REPORT_NAME, build_report
 
     episode = load_episode(episode_dir)
     return safe_io.write_text(episode.path, REPORT_NAME, build_report(episode))
@@ -43,7 +43,7 @@ def compare_cmd(
                                                help="compare episodes of two different tasks anyway"),
 ) -> None:
     """Write an HTML page with two episodes side by side, cells aligned, both score curves."""
-    from dojo_nb.report import ReportError, write_compare
+    from dojo_nb.views.report import ReportError, write_compare
 
     if align not in ("content", "step"):
         typer.echo(f"--align must be 'content' or 'step', not {align!r}", err=True)

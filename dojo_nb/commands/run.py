@@ -14,7 +14,7 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from dojo_nb.commands.episode import UNSAFE_HELP
-from dojo_nb.run_table import summary_view
+from dojo_nb.views.run_table import summary_view
 
 console = Console()
 
@@ -90,7 +90,7 @@ def run_cmd(
 ) -> None:
     """Run an agent on a task (or on every task of a split) and write the notebooks."""
     from dojo_nb.commands.episode import parse_gpus
-    from dojo_nb.runner import run_episode, run_many
+    from dojo_nb.runners.episodes import run_episode, run_many
     from dojo_nb.tasks import list_tasks, load_task
 
     if bool(task) == bool(split):
@@ -159,7 +159,7 @@ def run_cmd(
         raise typer.BadParameter("--engine must be local or ray")
     ids = [t.id for t in list_tasks(split)][:limit]
     if engine == "ray":
-        from dojo_nb.ray_engine import RayNotInstalled, require_ray, run_many_ray
+        from dojo_nb.runners.ray_engine import RayNotInstalled, require_ray, run_many_ray
 
         try:
             require_ray()

@@ -11,6 +11,9 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import Progress
 from rich.table import Table
+from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.leaderboard import load_leaderboard
+from dojo_nb.tasks.cache import prepare_task
 
 console = Console()
 tasks_app = typer.Typer(help="Browse, prepare and import tasks.", no_args_is_help=True)
@@ -65,14 +68,14 @@ def show_cmd(task_id: str) -> None:
     """Show a task's description, files and leaderboard summary."""
     task = _load(task_id)
     console.print(Markdown(task.description or f"# {task.name}"))
-    data = task.prepare()
+    data = prepare_task(task)
     table = Table(title="public files")
     table.add_column("file")
     table.add_column("bytes", justify="right")
     for f in sorted(data.public_dir.iterdir()):
         table.add_row(f.name, f"{f.stat().st_size:,}")
     console.print(table)
-    t = task.leaderboard().thresholds()
+    t = load_leaderboard(task).thresholds()
     if t:
         console.print("medal thresholds (private score): " + ", ".join(f"{k} {v:.5g}" for k, v in t.items()))
 
@@ -85,7 +88,7 @@ def leaderboard_cmd(task_id: str) -> None:
     from dojo_nb.tasks.leaderboard import leaderboard_path
 
     task = _load(task_id)
-    board = task.leaderboard()
+    board = load_leaderboard(task)
     path = leaderboard_path(task)
     if not path.is_file():
         console.print(f"[yellow]{task.id} has no leaderboard[/yellow]")
@@ -115,7 +118,7 @@ def prepare_cmd(task_id: Optional[str] = typer.Argument(None), all_tasks: bool =
     with Progress(console=console) as progress:
         bar = progress.add_task("preparing", total=len(tasks))
         for task in tasks:
-            data = task.prepare(force=force)
+            data = prepare_task(task, force=force)
             progress.console.print(f"{task.id}: {data.public_dir}")
             progress.advance(bar)
 
@@ -229,7 +232,7 @@ def remove_cmd(task_ids: list[str] = typer.Argument(..., help="ids of imported t
 def grade_cmd(task_id: str, submission: Path, as_json: bool = typer.Option(False, "--json")) -> None:
     """Validate and grade a submission file: raw score, position score, medal."""
     task = _load(task_id)
-    report = task.grade(submission)
+    report = grade_submission(task, submission)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:

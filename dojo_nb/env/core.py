@@ -312,7 +312,7 @@ class DojoEnv(gymnasium.Env):
             return self._last_obs["text"] if self._last_obs else ""
         if self.render_mode == "widget":
             if self._live_view is None:
-                from dojo_nb.widgets import LiveEpisodeView  # ipywidgets only when asked for
+                from dojo_nb.views.widgets import LiveEpisodeView  # ipywidgets only when asked for
 
                 self._live_view = LiveEpisodeView().show()
             self._live_view.update(self)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from dojo_nb.record import layout
 from dojo_nb.record.inputs import populate_input
+from dojo_nb.tasks.cache import prepare_task
 
 if TYPE_CHECKING:
     from dojo_nb.kernel import KernelPool, SandboxSpec, SyncKernelSession
@@ -106,7 +107,7 @@ def open_sandbox(episode_dir: Path, *, task: Any, backend: str, sandbox_limits: 
     """
     from dojo_nb.kernel import SandboxSpec
 
-    data = task.prepare()
+    data = prepare_task(task)
     spec = SandboxSpec(root=layout.EpisodeLayout(episode_dir).sandbox, **sandbox_limits)
     session, source = _start_kernel(spec, backend, pool)
     try:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from dojo_nb.env.state import EpisodeState, Submission
 from dojo_nb.record.layout import final_submission_name
 from dojo_nb.record.steps import StepRecord
+from dojo_nb.tasks.grading import grade_submission
 
 FINAL_RULE = "last_valid_submission"
 #: What the agent may see of a grade (the rest of the report stays hidden until the end).
@@ -45,7 +46,7 @@ def clean_number(value: Any) -> float | None:
 
 def grade_file(task: Any, path: Path) -> dict[str, Any]:
     """The task's full grade report of a file, as a JSON-able dict."""
-    report = task.grade(path)
+    report = grade_submission(task, path)
     d = report.to_dict() if hasattr(report, "to_dict") else dict(vars(report))
     return jsonable(d)
 

@@ -18,6 +18,7 @@ from dojo_nb.actions import Action
 from dojo_nb.env import rules, scoring
 from dojo_nb.env.handlers import Outcome, record_event
 from dojo_nb.record import layout
+from dojo_nb.tasks.grading import validate_submission
 
 if TYPE_CHECKING:
     from dojo_nb.env.core import DojoEnv
@@ -58,7 +59,7 @@ def validate(env: DojoEnv, a: Action) -> Outcome:
     copy = env.state.layout.submissions / layout.VALIDATE_TMP
     problem = snapshot(env, copy)
     if problem is None:
-        v = env.task.validate(copy)
+        v = validate_submission(env.task, copy)
         ok, msg = bool(v.ok), str(v.message)
     else:
         ok, msg = False, problem

@@ -17,6 +17,7 @@ import numpy as np
 
 from dojo_nb.tasks.leaderboard import load_leaderboard
 from dojo_nb.tasks.spec import Task
+from dojo_nb.tasks.grading import grade_submission
 
 
 def board_size(task: Task) -> int:
@@ -52,7 +53,7 @@ def reference_score(task: Task) -> float | None:
         path = sample_path(task)
         if path is None:
             return None
-        report = task.grade(path)
+        report = grade_submission(task, path)
     except Exception:  # noqa: BLE001 - no reference: no gap, never a lost episode
         return None
     score = getattr(report, "private_score", None)

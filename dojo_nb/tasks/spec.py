@@ -63,27 +63,6 @@ class Task:
             "classes": list(self.classes), "submission_file": "submission.csv",
         }
 
-    # -- behaviour lives in sibling modules; these are thin conveniences ------------------
-    def prepare(self, force: bool = False):  # -> PreparedData
-        from dojo_nb.tasks.cache import prepare_task
-
-        return prepare_task(self, force=force)
-
-    def validate(self, submission: str | Path):  # -> Validation
-        from dojo_nb.tasks.grading import validate_submission
-
-        return validate_submission(self, submission)
-
-    def grade(self, submission: str | Path):  # -> GradeReport
-        from dojo_nb.tasks.grading import grade_submission
-
-        return grade_submission(self, submission)
-
-    def leaderboard(self):  # -> Leaderboard
-        from dojo_nb.tasks.leaderboard import load_leaderboard
-
-        return load_leaderboard(self)
-
 
 def load_task_folder(folder: Path, *, source: str = "builtin") -> Task:
     """Read a task folder; raise TaskError with a precise message when it is incomplete."""

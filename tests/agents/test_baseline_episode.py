@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from dojo_nb import notebook as nbk
-from dojo_nb.runner import run_episode, run_many
+from dojo_nb.runners.episodes import run_episode, run_many
 from dojo_nb.tasks import list_tasks
 
 

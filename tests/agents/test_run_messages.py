@@ -34,7 +34,7 @@ def test_kernel_start_failure_prints_its_error_and_exits_non_zero(tmp_path: Path
 
 
 def test_outcome_written_lists_only_real_files(tmp_path: Path) -> None:
-    from dojo_nb.runner import EpisodeOutcome
+    from dojo_nb.runners.episodes import EpisodeOutcome
 
     (tmp_path / "trajectory.ipynb").write_text("{}")
     (tmp_path / "summary.json").symlink_to(tmp_path / "elsewhere.json")

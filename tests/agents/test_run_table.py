@@ -11,8 +11,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dojo_nb.run_table import summary_view
-from dojo_nb.runner import EpisodeOutcome
+from dojo_nb.views.run_table import summary_view
+from dojo_nb.runners.episodes import EpisodeOutcome
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -115,7 +115,7 @@ def _scripted_episode(out_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def episodes(tmp_path_factory: pytest.TempPathFactory) -> Episodes:
     """Two real trajectories on one task: the baseline agent, and a scripted run."""
-    from dojo_nb.runner import run_episode
+    from dojo_nb.runners.episodes import run_episode
 
     root = tmp_path_factory.mktemp("lab-root")
     outcome = run_episode(TASK, "baseline", out_dir=root / "baseline", replay=False, max_steps=40)

@@ -161,7 +161,7 @@ def test_papermill_by_kernel_name(tmp_path: Path) -> None:
 
 
 def test_baseline_episode_runs_and_replays_in_docker(tmp_path: Path) -> None:
-    from dojo_nb.runner import run_episode
+    from dojo_nb.runners.episodes import run_episode
 
     outcome = run_episode("iris-species", "baseline", out_dir=tmp_path / "ep", backend="docker", replay=True)
     assert outcome.error is None and outcome.valid, outcome

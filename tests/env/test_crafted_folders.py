@@ -228,8 +228,8 @@ def test_resume_skips_a_kept_submission_outside_the_folder(work) -> None:
 # --- report and export ----------------------------------------------------------------------
 def test_report_refuses_a_linked_trajectory_and_replaces_a_linked_page(work) -> None:
     from dojo_nb.cli import app
-    from dojo_nb.report import ReportError
-    from dojo_nb.report.episode import load_episode
+    from dojo_nb.views.report import ReportError
+    from dojo_nb.views.report.episode import load_episode
 
     ep, _, canary = work
     canary.link(ep / "report.html")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dojo_nb import notebook as nbk
 from dojo_nb.env import OBS_KEYS
+from dojo_nb.tasks.cache import prepare_task
 
 
 def _ok_obs(env, obs):
@@ -164,7 +165,7 @@ def test_trajectory_on_disk_after_every_step(shared_env):
 
 def test_a_symlink_to_the_answers_is_refused(shared_env):
     env, _ = shared_env
-    answers = next(p for p in Path(env.task.prepare().private_dir).rglob("*") if p.is_file())
+    answers = next(p for p in Path(prepare_task(env.task).private_dir).rglob("*") if p.is_file())
     code = (f"import os\nif os.path.lexists(SUBMISSION_PATH): os.remove(SUBMISSION_PATH)\n"
             f"os.symlink({str(answers)!r}, SUBMISSION_PATH)")
     obs, *_ = env.step({"type": "execute_code", "code": code})

@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env
 import dojo_nb
 from dojo_nb import notebook as nbk
 from dojo_nb.env import DojoEnv
+from dojo_nb.tasks.cache import prepare_task
 
 
 def test_rewards_sum_to_best_public_position_and_resubmit_earns_nothing(copy_sample, model_cell, make_env):
@@ -89,7 +90,7 @@ def test_solution_and_episode_layout(copy_sample, make_env):
         "sandbox", "solution.ipynb", "submissions", "summary.json", "trajectory.ipynb"]
     assert sorted(p.name for p in (ep / "sandbox").iterdir()) == ["input", "submission", "working"]
     # the private answers are nowhere in the episode folder
-    private = [f.read_bytes() for f in Path(env.task.prepare().private_dir).rglob("*") if f.is_file()]
+    private = [f.read_bytes() for f in Path(prepare_task(env.task).private_dir).rglob("*") if f.is_file()]
     for f in ep.rglob("*"):
         if f.is_file():
             assert f.read_bytes() not in private, f

@@ -23,6 +23,7 @@ import pytest
 
 import dojo_nb
 from tests.docker_support import backend_param, docker_wanted, skip_without_docker
+from dojo_nb.tasks.cache import prepare_task
 
 PLANTED = {"DOJO_NB_API_KEY": "sk-planted-dojo-secret", "OPENAI_API_KEY": "sk-planted-openai-secret",
            "AWS_SECRET_ACCESS_KEY": "planted-aws-secret"}
@@ -95,7 +96,7 @@ def _run(env: dojo_nb.env.DojoEnv, code: str) -> dict:
 
 
 def _answers(env: dojo_nb.env.DojoEnv) -> list[Path]:
-    private = Path(env.task.prepare().private_dir)
+    private = Path(prepare_task(env.task).private_dir)
     files = [p for p in private.rglob("*") if p.is_file()]
     assert files
     return files
@@ -131,7 +132,7 @@ print(json.dumps({{"found": found, "scanned": scanned}}))
 def test_host_paths_and_other_processes_are_out_of_reach(episode: dojo_nb.env.DojoEnv) -> None:
     files = _answers(episode)
     driver = os.getpid()
-    paths = [str(p) for p in files] + [str(files[0].parent), str(Path(episode.task.prepare().private_dir).parent),
+    paths = [str(p) for p in files] + [str(files[0].parent), str(Path(prepare_task(episode.task).private_dir).parent),
                                        f"/proc/{driver}/root{files[0]}", f"/proc/{driver}/environ",
                                        f"/proc/{driver}/cmdline", f"/proc/1/root{files[0]}",
                                        str(episode.episode_dir / "trajectory.ipynb")]
@@ -163,7 +164,7 @@ print(json.dumps({{"readable": readable, "pids": pids, "environs": envs}}))
     for text in out["environs"]:
         for value in PLANTED.values():
             assert value not in text
-        assert str(episode.task.prepare().private_dir) not in text
+        assert str(prepare_task(episode.task).private_dir) not in text
 
 
 def test_environment_holds_no_secret_and_no_host_path(episode: dojo_nb.env.DojoEnv) -> None:
@@ -171,7 +172,7 @@ def test_environment_holds_no_secret_and_no_host_path(episode: dojo_nb.env.DojoE
     flat = json.dumps(out)
     for key, value in PLANTED.items():
         assert key not in out and value not in flat
-    assert str(Path(episode.task.prepare().private_dir).parent.parent) not in flat
+    assert str(Path(prepare_task(episode.task).private_dir).parent.parent) not in flat
     assert str(episode.episode_dir) not in flat
 
 

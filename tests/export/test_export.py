@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dojo_nb.actions import ACTION_TYPES, Action, parse_action
 from dojo_nb.cli import app
 from dojo_nb.export import export, load_episode, ExportError
-from dojo_nb.runner import run_episode
+from dojo_nb.runners.episodes import run_episode
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "agents-and-export.md"

@@ -317,11 +317,11 @@ def test_no_file_of_the_catalogue_or_of_dojo_nb_is_anywhere_in_the_sandbox(hosti
 
     import dojo_nb
     from dojo_nb import paths
-    from dojo_nb.tasks import load_task
+    from dojo_nb.tasks import load_task, prepare_task
     from dojo_nb.tasks.secret import secret_path
 
     wanted: dict[int, set[str]] = {}
-    private = load_task("synthetic-binary-logloss").prepare().private_dir
+    private = prepare_task(load_task("synthetic-binary-logloss")).private_dir
     assert (private / "answers.csv").is_file() and (private / "leaderboard.csv").is_file()
     secret = secret_path().read_bytes()
     wanted[len(secret)] = {hashlib.sha256(secret).hexdigest()}

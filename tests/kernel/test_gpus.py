@@ -53,7 +53,7 @@ def test_cli_offers_gpus(command: str) -> None:
 
 
 def test_cli_gpus_reach_the_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import dojo_nb.runner as runner
+    import dojo_nb.runners.episodes as runner
 
     seen: dict = {}
 

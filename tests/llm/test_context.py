@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from dojo_nb.agents.llm_context import ContextWindow, Memory, TokenCounter
-from dojo_nb.runner import run_episode
+from dojo_nb.runners.episodes import run_episode
 from tests.llm.server import ScriptedChatServer, tool
 from tests.llm.test_portable_schemas import CLASSIFY
 

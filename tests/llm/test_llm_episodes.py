@@ -14,7 +14,7 @@ import pytest
 from dojo_nb import notebook as nbk
 from dojo_nb.actions import ACTION_TYPES
 from dojo_nb.agents.llm_context import TokenCounter
-from dojo_nb.runner import run_episode
+from dojo_nb.runners.episodes import run_episode
 from tests.llm.server import ScriptedChatServer, error, slow, tool
 
 KEY = "sk-dojo-test-4f1d9c2b7a6e5d3c"

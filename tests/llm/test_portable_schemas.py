@@ -10,7 +10,7 @@ import pytest
 
 from dojo_nb.actions import ACTION_TYPES, PORTABLE_SCHEMA_KEYS, action_schema
 from dojo_nb.agents.llm import LLMAgent, tool_definitions
-from dojo_nb.runner import run_episode
+from dojo_nb.runners.episodes import run_episode
 from tests.llm.server import ScriptedChatServer, tool
 from tests.llm.strict_schema import ALLOWED, SchemaRejected, check_tools, to_grammar
 

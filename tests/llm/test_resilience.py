@@ -12,7 +12,7 @@ import pytest
 
 from dojo_nb.agents.search import run_search
 from dojo_nb.agents.search_policies import LLMPolicy
-from dojo_nb.runner import run_episode
+from dojo_nb.runners.episodes import run_episode
 from tests.llm.server import Reply, ScriptedChatServer, _completion, error, say, tool
 from tests.llm.test_portable_schemas import CLASSIFY
 from tests.search.cells import DRAFT_GOOD

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dojo_nb.loadtest import run_load
+from dojo_nb.runners.loadtest import run_load
 
 
 @pytest.mark.parametrize("backend", ["local", "docker"])

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from dojo_nb.ray_engine import pack_episode, unpack_episode
+from dojo_nb.runners.ray_engine import pack_episode, unpack_episode
 
 pytestmark = pytest.mark.slow
 

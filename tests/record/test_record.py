@@ -87,7 +87,7 @@ def test_an_unversioned_notebook_reads_as_version_0() -> None:
 
 def test_the_fixture_exports_and_reports(tmp_path: Path) -> None:
     from dojo_nb.export import load_episode as export_load, sft_record
-    from dojo_nb.report.episode import load_episode as report_load
+    from dojo_nb.views.report.episode import load_episode as report_load
 
     ep = tmp_path / "ep"
     shutil.copytree(FIXTURE, ep)
@@ -100,7 +100,7 @@ def test_one_error_type_for_every_reader(tmp_path: Path) -> None:
     from dojo_nb.env import ResumeError
     from dojo_nb.export import ExportError
     from dojo_nb.replay import ReplayError
-    from dojo_nb.report import ReportError
+    from dojo_nb.views.report import ReportError
 
     for err in (ResumeError, ExportError, ReplayError, ReportError):
         assert issubclass(err, EpisodeRecordError)

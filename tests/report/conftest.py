@@ -97,7 +97,7 @@ def run_script(out_dir: Path, actions: list[dict[str, Any]], agent: str, *,
 
 @pytest.fixture(scope="session")
 def episodes(tmp_path_factory: pytest.TempPathFactory) -> Episodes:
-    from dojo_nb.runner import run_episode
+    from dojo_nb.runners.episodes import run_episode
 
     root = tmp_path_factory.mktemp("report-episodes")
     outcome = run_episode(TASK, "baseline", out_dir=root / "baseline", replay=True, max_steps=40)

@@ -11,8 +11,8 @@ import nbformat
 from typer.testing import CliRunner
 
 from dojo_nb.cli import app
-from dojo_nb.report import load_episode
-from dojo_nb.report.compare import align, align_by_step
+from dojo_nb.views.report import load_episode
+from dojo_nb.views.report.compare import align, align_by_step
 
 from .conftest import INSERTED_CODE, Episodes
 from .safety import assert_inert
@@ -153,7 +153,7 @@ def _tiled(nb: nbformat.NotebookNode, times: int, insert_at: int | None = None) 
 def test_long_trajectories_align_fast_and_like_nbdime(episodes: Episodes, monkeypatch) -> None:
     import time
 
-    import dojo_nb.report.compare as compare
+    import dojo_nb.views.report.compare as compare
 
     nb = nbformat.read(episodes.hostile / "trajectory.ipynb", as_version=4)
     a, b = _tiled(nb, 25), _tiled(nb, 25, insert_at=120)

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dojo_nb.cli import app
-from dojo_nb.report import ReportError, build_report, load_episode, write_report
-from dojo_nb.report.html import render_markdown, sanitize_html
+from dojo_nb.views.report import ReportError, build_report, load_episode, write_report
+from dojo_nb.views.report.html import render_markdown, sanitize_html
 
 from .conftest import JS_SOURCE, MARK, Episodes
 from .safety import assert_inert, scan_page

@@ -10,8 +10,8 @@ import pytest
 
 import dojo_nb
 from dojo_nb.env import DojoEnv
-from dojo_nb.report import ReportError
-from dojo_nb.widgets import EpisodeViewer, LiveEpisodeView
+from dojo_nb.views.report import ReportError
+from dojo_nb.views.widgets import EpisodeViewer, LiveEpisodeView
 
 from .conftest import MARK, TASK, Episodes
 from .safety import scan_page

@@ -90,7 +90,7 @@ def test_search_agent_through_the_runner(tmp_path: Path) -> None:
     """`dojo-nb run --agent search`: the runner's episode holds the chosen solution, the tree beside it."""
     from dojo_nb.agents import load_agent
     from dojo_nb.agents.search import SearchAgent
-    from dojo_nb.runner import run_episode
+    from dojo_nb.runners.episodes import run_episode
 
     assert isinstance(load_agent("search", policy=ScriptedPolicy([DRAFT_GOOD])), SearchAgent)
     policy = ScriptedPolicy(drafts=[DRAFT_GOOD])

@@ -11,6 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dojo_nb.tasks import load_task
+from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.cache import prepare_task
+from dojo_nb.tasks.grading import validate_submission
 
 BIN = load_task("breast-cancer")          # probability, one column
 MULTI = load_task("penguins-species")     # probability, one column per class
@@ -19,7 +22,7 @@ RMSLE = load_task("randhie-visits")       # value, non-negative
 
 
 def sample(task) -> pd.DataFrame:
-    return pd.read_csv(task.prepare().public_dir / "sample_submission.csv")
+    return pd.read_csv(prepare_task(task).public_dir / "sample_submission.csv")
 
 
 def write(tmp_path: Path, frame: pd.DataFrame, name: str = "submission.csv") -> Path:
@@ -29,8 +32,8 @@ def write(tmp_path: Path, frame: pd.DataFrame, name: str = "submission.csv") -> 
 
 
 def check(task, path: Path, *fragments: str) -> None:
-    v = task.validate(path)
-    g = task.grade(path)
+    v = validate_submission(task, path)
+    g = grade_submission(task, path)
     assert not v.ok and not g.valid
     for fragment in fragments:
         assert fragment in v.message, v.message

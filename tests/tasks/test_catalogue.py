@@ -11,6 +11,10 @@ from dojo_nb.tasks import list_tasks, load_task
 from dojo_nb.tasks.reference import constant_reference, ladder
 from dojo_nb.tasks.secret import SECRET_NAME, secret_path, task_seed
 from dojo_nb.tasks.size import published_rows
+from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.leaderboard import load_leaderboard
+from dojo_nb.tasks.cache import prepare_task
+from dojo_nb.tasks.grading import validate_submission
 
 TASKS = list_tasks()
 #: One task per family runs in the default `pytest`; every task (new ones too) in `pytest -m slow`.
@@ -35,7 +39,7 @@ def test_catalogue_is_broad() -> None:
 
 
 def test_ids_are_strings_in_most_tasks() -> None:
-    kinds = {t.id: pd.read_csv(t.prepare().public_dir / "test.csv", usecols=[t.id_column])[t.id_column].dtype.kind
+    kinds = {t.id: pd.read_csv(prepare_task(t).public_dir / "test.csv", usecols=[t.id_column])[t.id_column].dtype.kind
              for t in TASKS if t.id in ("iris-species", "penguins-species", "breast-cancer", SMALL_TASK)}
     assert kinds["breast-cancer"] in "iu"  # Kaggle's playground ids are integers; ours are mostly strings
     assert all(kind not in "iuf" for tid, kind in kinds.items() if tid != "breast-cancer"), kinds
@@ -48,7 +52,7 @@ def test_unknown_task_lists_known_ids() -> None:
 
 @pytest.mark.parametrize("task", EVERY_TASK, ids=[t.id for t in TASKS])
 def test_task_end_to_end(task, tmp_path: Path) -> None:
-    data = task.prepare()
+    data = prepare_task(task)
     for name in ("train.csv", "test.csv", "sample_submission.csv"):
         assert (data.public_dir / name).is_file(), name
     assert not any(p.name == "answers.csv" for p in data.public_dir.iterdir())
@@ -56,14 +60,14 @@ def test_task_end_to_end(task, tmp_path: Path) -> None:
     assert task.train_target not in test.columns  # the answers are not in the public data
 
     sample = data.public_dir / "sample_submission.csv"
-    assert task.validate(sample).ok, task.validate(sample).message
+    assert validate_submission(task, sample).ok, validate_submission(task, sample).message
 
     train = pd.read_csv(data.public_dir / "train.csv")
     assert (len(train), len(test)) == published_rows(task)  # what `tasks list` shows is what is prepared
     assert train[task.id_column].is_unique
     constant = tmp_path / "constant.csv"
     constant_reference(task).predict(train, test).to_csv(constant, index=False)
-    low = task.grade(constant)
+    low = grade_submission(task, constant)
     assert low.valid, low.message
     assert low.medal is None, f"constant prediction earns a medal: {low}"
     if task.type != "forecasting":  # a series' own long-run mean is a fair forecast of a cycle (sunspots)
@@ -80,7 +84,7 @@ def test_task_end_to_end(task, tmp_path: Path) -> None:
     assert name in refs, f"leaderboard entry {name!r} is not a reference solution in the ladder"
     best_path = tmp_path / "best.csv"
     refs[name].predict(train, test).to_csv(best_path, index=False)
-    best = task.grade(best_path)
+    best = grade_submission(task, best_path)
     assert best.valid, f"{name}: {best.message}"
     assert best.private_score == pytest.approx(top["score"], abs=1e-7), "the reference ladder is not deterministic"
     assert best.medal == "gold" and best.private_position_score == 1.0, best
@@ -102,29 +106,29 @@ def test_leaderboard_is_this_installations(tmp_path: Path, monkeypatch: pytest.M
     """No shipped board: each installation's draw gets its own, in the private cache, never in the task folder."""
     task = load_task(SMALL_TASK)
     assert not (task.folder / "leaderboard.csv").exists()
-    mine = task.leaderboard()
+    mine = load_leaderboard(task)
     monkeypatch.setenv("DOJO_NB_CACHE", str(tmp_path))  # another installation: other secret, other board
-    theirs = task.leaderboard()
+    theirs = load_leaderboard(task)
     assert (tmp_path / "tasks").is_dir() and len(theirs.private) == len(mine.private)
     assert list(theirs.private) != list(mine.private)
 
 
 def test_prepare_is_cached_and_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     task = load_task("iris-species")
-    first = task.prepare()
+    first = prepare_task(task)
     before = (first.public_dir / "train.csv").read_bytes()
-    again = task.prepare()
+    again = prepare_task(task)
     assert again.root == first.root
     secret = secret_path().read_bytes()
     same, other = tmp_path / "same-secret", tmp_path / "other-secret"
     same.mkdir()
     (same / SECRET_NAME).write_bytes(secret)
     monkeypatch.setenv("DOJO_NB_CACHE", str(same))  # a fresh cache with the same secret: the same bytes
-    fresh = task.prepare()
+    fresh = prepare_task(task)
     assert fresh.root != first.root
     assert (fresh.public_dir / "train.csv").read_bytes() == before
     monkeypatch.setenv("DOJO_NB_CACHE", str(other))  # another installation: its own secret, other rows
-    elsewhere = task.prepare()
+    elsewhere = prepare_task(task)
     assert (other / SECRET_NAME).read_bytes() != secret
     assert (elsewhere.public_dir / "train.csv").read_bytes() != before
 

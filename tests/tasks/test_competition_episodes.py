@@ -22,7 +22,7 @@ import pytest
 
 from dojo_nb.agents import baseline, baseline_cells
 from dojo_nb.record.metadata import EpisodeMeta
-from dojo_nb.runner import EpisodeOutcome
+from dojo_nb.runners.episodes import EpisodeOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -41,7 +41,7 @@ CASES = [("mlebench", cid) for cid in MLEBENCH_IDS] + [("mledojo", cid) for cid 
 _DRIVER = """
 import json, sys
 from pathlib import Path
-from dojo_nb.runner import run_many
+from dojo_nb.runners.episodes import run_many
 from dojo_nb.tasks import mlebench_bulk, mledojo_import
 suite, fixtures, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 ids = json.loads(sys.argv[4])

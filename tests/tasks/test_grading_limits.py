@@ -17,6 +17,7 @@ import pytest
 from dojo_nb.tasks import load_task
 from dojo_nb.tasks.grading import grade_here, grade_submission, validate_here, validate_submission
 from dojo_nb.tasks.grading_limits import GradeLimits
+from dojo_nb.tasks.cache import prepare_task
 
 TASK = "penguins-species"
 REPO = Path(__file__).resolve().parents[2]
@@ -25,13 +26,13 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def task():
     t = load_task(TASK)
-    t.prepare()
+    prepare_task(t)
     return t
 
 
 @pytest.fixture
 def sample(task, tmp_path: Path) -> Path:
-    src = sorted(glob.glob(str(task.prepare().public_dir / "sample_submission*")))[0]
+    src = sorted(glob.glob(str(prepare_task(task).public_dir / "sample_submission*")))[0]
     dest = tmp_path / "submission.csv"
     shutil.copy(src, dest)
     return dest
@@ -110,7 +111,7 @@ def test_the_helper_grades_against_the_drivers_cache_now(tmp_path: Path, monkeyp
     from dojo_nb.tasks import load_task
 
     task = load_task("synthetic-binary-logloss")
-    assert task.grade(task.prepare().public_dir / "sample_submission.csv").valid  # helper started here
+    assert grade_submission(task, prepare_task(task).public_dir / "sample_submission.csv").valid  # helper started here
     monkeypatch.setenv("DOJO_NB_CACHE", str(tmp_path))  # another installation: other secret, other ids
-    report = task.grade(task.prepare().public_dir / "sample_submission.csv")
+    report = grade_submission(task, prepare_task(task).public_dir / "sample_submission.csv")
     assert report.valid, report.message

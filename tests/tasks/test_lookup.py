@@ -23,6 +23,9 @@ from dojo_nb.tasks.forecasting import _frames, _period, _submit, global_gbm
 from dojo_nb.tasks.cache import load_prepare_module, source_table
 from dojo_nb.tasks.reference import feature_columns
 from dojo_nb.tasks.secret import task_seed
+from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.leaderboard import load_leaderboard
+from dojo_nb.tasks.cache import prepare_task
 
 TASKS = [t for t in list_tasks() if t.source == "builtin"]
 #: One task per family runs in the default `pytest`; every task (new ones too) in `pytest -m slow`.
@@ -163,17 +166,17 @@ def test_answers_are_out_of_reach(task, tmp_path: Path) -> None:
     assert task.source_dataset.get("package") and task.source_dataset.get("loader"), "config.yaml names no source"
     assert task.source_dataset["package"] in task.description or task.source_dataset["loader"] in task.description, \
         "description.md does not name its source dataset"
-    data = task.prepare()
+    data = prepare_task(task)
     train = pd.read_csv(data.public_dir / "train.csv")
     test = pd.read_csv(data.public_dir / "test.csv")
-    board = task.leaderboard()
+    board = load_leaderboard(task)
     best = float(np.nanmin(board.private) if task.lower_is_better else np.nanmax(board.private))
     with threadpool_limits(limits=1):  # boosting's OpenMP threads fighting other work slow it tenfold
         attacks = _attacks(task, train, test)
     for name, sub in attacks.items():
         path = tmp_path / f"{name}.csv"
         sub.to_csv(path, index=False)
-        report = task.grade(path)
+        report = grade_submission(task, path)
         assert report.valid, f"{name}: {report.message}"
         beaten = report.private_score < best if task.lower_is_better else report.private_score > best
         assert not beaten, f"{task.id}: the {name} attack scores {report.private_score:.5g}, best reference {best:.5g}"
@@ -185,7 +188,7 @@ def test_the_attack_would_find_answers_with_the_secret(task_id: str, tmp_path: P
     """A control: given the real secret seed, the rebuild attack recovers the answers exactly,
     so its failure with guessed seeds above means the seed, not a weak attack, keeps them out of reach."""
     task = next(t for t in TASKS if t.id == task_id)
-    data = task.prepare()
+    data = prepare_task(task)
     train = pd.read_csv(data.public_dir / "train.csv")
     test = pd.read_csv(data.public_dir / "test.csv")
     rebuilt = _rebuilt(task, task_seed(task.id))
@@ -196,8 +199,8 @@ def test_the_attack_would_find_answers_with_the_secret(task_id: str, tmp_path: P
         sub = _join_exact(task, rebuilt, test, train)
     path = tmp_path / "secret.csv"
     sub.to_csv(path, index=False)
-    report = task.grade(path)
-    board = task.leaderboard()
+    report = grade_submission(task, path)
+    board = load_leaderboard(task)
     best = float(np.nanmin(board.private) if task.lower_is_better else np.nanmax(board.private))
     if task.lower_is_better:
         assert report.private_score < 1e-6, report

@@ -24,6 +24,8 @@ from dojo_nb.tasks.mlebench_remove import remove_imported
 from dojo_nb.tasks.mlebench_splits import LITE
 from dojo_nb.tasks.cache import prepared_root
 from dojo_nb.tasks.spec import TaskError
+from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.cache import prepare_task
 
 MLEBENCH = Path(__file__).parent / "fixtures" / "mlebench"
 REAL = sorted(p.name for p in MLEBENCH.iterdir() if (p / "config.yaml").is_file() and p.name != "tiny-regression")
@@ -72,10 +74,10 @@ def test_in_place_tasks_grade_their_sample(cid: str, cache: Path, tmp_path: Path
     [outcome] = import_data_dir(MLEBENCH, MLEBENCH, [cid])
     assert outcome.imported, outcome.message
     task = load_task(cid)
-    data = task.prepare()
+    data = prepare_task(task)
     sample = data.public_dir / "sample_submission.csv"
     assert sample.is_file()
-    report = task.grade(shutil.copy(sample, tmp_path / "submission.csv"))  # a link is refused as a submission
+    report = grade_submission(task, shutil.copy(sample, tmp_path / "submission.csv"))  # a link is refused as a submission
     assert report.valid, report.message
     alias = task.extra["mlebench"]["sample_submission"] != "sample_submission.csv"  # a small copy, by our name
     for p in data.public_dir.rglob("*"):
@@ -127,7 +129,7 @@ def test_overwrite_drops_the_cached_links_and_remove_keeps_user_data(cache: Path
     import_data_dir(data, code, ["spaceship-titanic"])
     task = load_task("spaceship-titanic")
     sample = data / "spaceship-titanic" / "prepared" / "public" / "sample_submission.csv"
-    assert task.grade(sample).private_score == pytest.approx(18 / 40)
+    assert grade_submission(task, sample).private_score == pytest.approx(18 / 40)
     old = prepared_root(task)
     assert old.is_dir()
     again = import_data_dir(data, code, ["spaceship-titanic"])[0]
@@ -138,7 +140,7 @@ def test_overwrite_drops_the_cached_links_and_remove_keeps_user_data(cache: Path
     frame.to_csv(answers, index=False)
     assert import_data_dir(data, code, ["spaceship-titanic"], overwrite=True)[0].imported
     assert not old.exists()
-    assert load_task("spaceship-titanic").grade(sample).private_score == pytest.approx(1.0)
+    assert grade_submission(load_task("spaceship-titanic"), sample).private_score == pytest.approx(1.0)
 
     before = _snapshot(data)
     folder = remove_imported("spaceship-titanic")
@@ -171,14 +173,14 @@ def test_twenty_gb_of_sparse_files_import_in_seconds_without_disk(cache: Path, t
     t0 = time.monotonic()
     [outcome] = import_data_dir(data, code, [cid])
     task = load_task(cid)
-    data_view = task.prepare()
+    data_view = prepare_task(task)
     elapsed = time.monotonic() - t0
     assert outcome.imported, outcome.message
     assert elapsed < 10, f"import + prepare took {elapsed:.1f}s"
     assert (data_view.public_dir / "extra" / "big.bin").stat().st_size == 1024**3
     extra_kib = (_blocks(tmp_path) - disk_before) * 512 / 1024
     assert extra_kib < 1024, f"the import used {extra_kib:.0f} KiB"  # task folder + links, a few KiB
-    assert task.grade(shutil.copy(data_view.public_dir / "sample_submission.csv", tmp_path / "sub.csv")).valid
+    assert grade_submission(task, shutil.copy(data_view.public_dir / "sample_submission.csv", tmp_path / "sub.csv")).valid
     # The view is walkable as an episode walks it: real folders, every file seen with its size, and a
     # hard link made through it shares the user's inode (no bytes written).
     assert sum(p.stat().st_size for p in data_view.public_dir.rglob("*") if p.is_file()) == size

@@ -23,6 +23,8 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score, root_mean_s
 
 from dojo_nb.tasks import load_task
 from dojo_nb.tasks.mlebench_import import import_mlebench
+from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.grading import validate_submission
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mlebench"
 RNG_SEED = 11
@@ -234,15 +236,15 @@ def test_scores_match_independent_metric(cid: str, tasks, tmp_path: Path) -> Non
     files = _files(case, tmp_path)
     for name in ("sample", "valid", "perfect", "shuffled"):
         path, frame = files[name]
-        report = task.grade(path)
+        report = grade_submission(task, path)
         assert report.valid, f"{cid} {name}: {report.message}"
         expected = case.metric(pd.read_csv(path), answers)
         assert report.private_score == pytest.approx(expected, abs=1e-9), f"{cid} {name}"
-        assert task.validate(path).ok
+        assert validate_submission(task, path).ok
     perfect = tasks[cid].grade(files["perfect"][0]).private_score
     assert perfect == pytest.approx(0.0 if task.lower_is_better else 1.0, abs=1e-6)
     if not case.positional:  # rows are matched by id: order does not matter
-        assert task.grade(files["shuffled"][0]).private_score == pytest.approx(task.grade(files["valid"][0]).private_score)
+        assert grade_submission(task, files["shuffled"][0]).private_score == pytest.approx(grade_submission(task, files["valid"][0]).private_score)
 
 
 @pytest.mark.parametrize("cid", IDS)
@@ -250,16 +252,16 @@ def test_bad_files_get_the_graders_reason(cid: str, tasks, tmp_path: Path) -> No
     case = CASES[IDS.index(cid)]
     task = tasks[cid]
     files = _files(case, tmp_path)
-    missing = task.grade(files["missing"][0])
+    missing = grade_submission(task, files["missing"][0])
     assert not missing.valid and missing.message
-    assert not task.validate(files["missing"][0]).ok
-    wrong = task.grade(files["wrong_ids"][0])
+    assert not validate_submission(task, files["missing"][0]).ok
+    wrong = grade_submission(task, files["wrong_ids"][0])
     if case.positional:  # MLE-bench's grader never looks at the ids: the file is scored row by row
         assert wrong.valid, wrong.message
         assert wrong.private_score == pytest.approx(case.metric(pd.read_csv(files["wrong_ids"][0]), case.answers()))
     else:
         assert not wrong.valid and wrong.message
-        assert not task.validate(files["wrong_ids"][0]).ok
+        assert not validate_submission(task, files["wrong_ids"][0]).ok
 
 
 def test_graders_own_words(tasks, tmp_path: Path) -> None:
@@ -279,12 +281,12 @@ def test_graders_own_words(tasks, tmp_path: Path) -> None:
 def test_spaceship_types_reach_the_grader(tasks, tmp_path: Path) -> None:
     """True/False are booleans in both files (the all-string read gave 'Mix of label input types')."""
     task = tasks["spaceship-titanic"]
-    sample = task.grade(_public("spaceship-titanic", "sample_submission.csv"))
+    sample = grade_submission(task, _public("spaceship-titanic", "sample_submission.csv"))
     assert sample.valid and sample.private_score == pytest.approx(18 / 40)
     answers = _read(_private("spaceship-titanic"))
     wrong6 = answers[["PassengerId", "Transported"]].copy()
     wrong6.loc[:5, "Transported"] = ~wrong6.loc[:5, "Transported"]
-    report = task.grade(_write(wrong6, tmp_path / "w.csv"))
+    report = grade_submission(task, _write(wrong6, tmp_path / "w.csv"))
     assert report.private_score == pytest.approx(34 / 40) and report.medal == "silver"
 
 
@@ -293,7 +295,7 @@ def test_insults_key_is_the_comment_and_public_part_is_scored(tasks, tmp_path: P
     assert task.id_column == "Comment" and task.target_columns == ("Insult",)
     answers = _read(_private(task.id))
     files = _files(CASES[IDS.index(task.id)], tmp_path)
-    report = task.grade(files["valid"][0])
+    report = grade_submission(task, files["valid"][0])
     sub = pd.read_csv(files["valid"][0])
     public = answers[answers["Usage"] == "PublicTest"]
     assert report.private_score == pytest.approx(_auc("Comment", "Insult")(sub, answers))
@@ -307,6 +309,6 @@ def test_nomad_unknown_ids_are_scored_like_mlebench(tasks, tmp_path: Path) -> No
     answers = _read(_private(task.id))
     sub = answers[["id", *NOMAD]].copy()
     sub.loc[:4, "id"] = range(901, 906)
-    report = task.grade(_write(sub, tmp_path / "n.csv"))
+    report = grade_submission(task, _write(sub, tmp_path / "n.csv"))
     assert report.valid, report.message
     assert report.private_score == pytest.approx(0.0)

@@ -24,6 +24,7 @@ from dojo_nb.tasks.catalogue import imported_dir
 from dojo_nb.tasks.mlebench_import import import_mlebench
 from dojo_nb.tasks.cache import prepared_root
 from dojo_nb.tasks.spec import TaskError
+from dojo_nb.tasks.grading import grade_submission
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MLEBENCH = FIXTURES / "mlebench"
@@ -83,7 +84,7 @@ def test_installed_mlebench_is_used(tmp_path: Path) -> None:
 def test_stand_in_without_mlebench(cache: Path, no_mlebench) -> None:
     cid = "random-acts-of-pizza"
     task = load_task(import_mlebench(MLEBENCH / cid, MLEBENCH / cid / "prepared").name)
-    report = task.grade(task.folder / "data" / "public" / "sampleSubmission.csv")
+    report = grade_submission(task, task.folder / "data" / "public" / "sampleSubmission.csv")
     assert report.valid and report.private_score == 0.5
     assert report.extra["mlebench"]["helpers"] == "stand-in"
 
@@ -116,7 +117,7 @@ def test_sibling_modules_are_imported(cache: Path) -> None:
     cid = "spooky-author-identification"
     task = load_task(import_mlebench(MLEBENCH / cid, MLEBENCH / cid / "prepared").name)
     assert (task.folder / "classes.py").is_file()
-    report = task.grade(task.folder / "data" / "public" / "sample_submission.csv")
+    report = grade_submission(task, task.folder / "data" / "public" / "sample_submission.csv")
     assert report.valid, report.message
 
 
@@ -169,7 +170,7 @@ def test_overwrite_regrades_with_the_new_answers_and_code(cache: Path, tmp_path:
     src = _copy("spaceship-titanic", tmp_path)
     task = load_task(import_mlebench(src, src / "prepared").name)
     sample = src / "prepared" / "public" / "sample_submission.csv"
-    assert task.grade(sample).private_score == pytest.approx(18 / 40)
+    assert grade_submission(task, sample).private_score == pytest.approx(18 / 40)
     old_cache = prepared_root(task)
     assert old_cache.is_dir()
     with pytest.raises(TaskError, match="already imported"):
@@ -180,11 +181,11 @@ def test_overwrite_regrades_with_the_new_answers_and_code(cache: Path, tmp_path:
     frame.to_csv(answers, index=False)
     task = load_task(import_mlebench(src, src / "prepared", overwrite=True).name)
     assert not old_cache.exists()
-    assert task.grade(sample).private_score == pytest.approx(1.0)  # the new answers, without `tasks prepare --force`
+    assert grade_submission(task, sample).private_score == pytest.approx(1.0)  # the new answers, without `tasks prepare --force`
     grade = src / "grade.py"
     grade.write_text(grade.read_text().replace("return accuracy_score(", "return 0.25 + 0 * accuracy_score("))
     task = load_task(import_mlebench(src, src / "prepared", overwrite=True).name)
-    assert task.grade(sample).private_score == pytest.approx(0.25)  # and the new grader, not a cached module
+    assert grade_submission(task, sample).private_score == pytest.approx(0.25)  # and the new grader, not a cached module
     assert [p for p in _leftovers(imported_dir()) if p.startswith(".")] == []
 
 

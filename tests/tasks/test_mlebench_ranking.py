@@ -18,6 +18,7 @@ import pytest
 from dojo_nb.tasks import load_task
 from dojo_nb.tasks.mlebench_import import import_mlebench
 from dojo_nb.tasks.mlebench_ranking import rank
+from dojo_nb.tasks.grading import grade_submission
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mlebench"
 
@@ -96,7 +97,7 @@ def test_rounding_decides_through_grading(tmp_path: Path, monkeypatch: pytest.Mo
     for delta, medal in ((gold + 3e-6, "gold"), (gold + 7e-6, "silver"), (silver + 3e-6, "silver")):
         path = tmp_path / "s.csv"
         answers.assign(value=answers["value"] + delta).to_csv(path, index=False)
-        report = task.grade(path)
+        report = grade_submission(task, path)
         assert report.private_score == pytest.approx(delta, abs=1e-12)
         assert report.medal == medal, (delta, report.extra)
         assert report.extra["mlebench"]["rounded_score"] == round(delta, 5)

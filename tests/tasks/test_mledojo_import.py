@@ -22,6 +22,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from dojo_nb.tasks import list_tasks, load_task
 from dojo_nb.tasks.mledojo_import import import_data_dir
 from dojo_nb.tasks.mlebench_remove import remove_imported
+from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.grading import validate_submission
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mledojo"
 DATA = FIXTURES / "data"
@@ -99,10 +101,10 @@ def test_grades_match_independent_scores(cid: str, kind: str, imported, tmp_path
     path = tmp_path / "submission.csv"
     frame.to_csv(path, index=False)
     expected = _expected(cid, kind, frame)
-    report = task.grade(path)
+    report = grade_submission(task, path)
     if isinstance(expected, str):
         assert not report.valid and expected in report.message, report.message
-        assert not task.validate(path).ok
+        assert not validate_submission(task, path).ok
         return
     assert report.valid, report.message
     assert report.private_score == pytest.approx(expected, abs=1e-12)
@@ -121,7 +123,7 @@ def test_position_scores_and_facts(cid: str, imported, tmp_path: Path) -> None:
     task = imported[cid]
     path = tmp_path / "valid.csv"
     _submissions(cid)["valid"].to_csv(path, index=False)
-    report = task.grade(path)
+    report = grade_submission(task, path)
     higher = cid != "nomad2018-predict-transparent-conductors"
     assert task.lower_is_better is not higher and report.lower_is_better is not higher
     info = CODE / cid / "info"

@@ -15,6 +15,7 @@ import dojo_nb
 from dojo_nb.tasks import load_task
 from dojo_nb.tasks.mlebench_grading import grade_function
 from dojo_nb.tasks.mlebench_import import import_mlebench
+from dojo_nb.tasks.grading import grade_submission
 
 MLEBENCH = Path(__file__).parent / "fixtures" / "mlebench"
 CID = "spaceship-titanic"
@@ -47,7 +48,7 @@ def test_grade_public_on_the_subset_final_on_the_whole_file(task, tmp_path: Path
     sub = _submission(answers, ~public)
     path = tmp_path / "sub.csv"
     sub.to_csv(path, index=False)
-    report = task.grade(path)
+    report = grade_submission(task, path)
     assert report.valid, report.message
     assert report.public_score == 1.0
     grade = grade_function(task)

@@ -14,7 +14,7 @@ import pytest
 from tests.driver_processes import driver_kernels
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from dojo_nb.vector import DojoVectorEnv, make_vec
+from dojo_nb.runners.vector import DojoVectorEnv, make_vec
 
 TASK = "iris-species"
 N = 3

@@ -1,7 +1,7 @@
 """One notebook cell as a card: its step, action, status, time and reward, then its content.
 
 Shared by the report, the comparison and the widgets, so a cell looks the same everywhere.
-All content goes through `dojo_nb.report.html` (escaped or sanitized).
+All content goes through `dojo_nb.views.report.html` (escaped or sanitized).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from dojo_nb.record.metadata import DESCRIPTION, PARAMETERS, CellMeta
-from dojo_nb.report.episode import _number, fmt
-from dojo_nb.report.html import esc, render_code, render_markdown, render_outputs
+from dojo_nb.views.report.episode import _number, fmt
+from dojo_nb.views.report.html import esc, render_code, render_markdown, render_outputs
 
 
 def _source(cell: Mapping[str, Any]) -> str:

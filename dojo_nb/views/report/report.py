@@ -11,11 +11,11 @@ from pathlib import Path
 
 from dojo_nb.record import layout
 from dojo_nb.record.metadata import DESCRIPTION, CellMeta
-from dojo_nb.report.cells import render_cell
-from dojo_nb.report.chart import Series, score_chart
-from dojo_nb.report.episode import EpisodeData, load_episode
-from dojo_nb.report.html import esc
-from dojo_nb.report.page import page, write_page
+from dojo_nb.views.report.cells import render_cell
+from dojo_nb.views.report.chart import Series, score_chart
+from dojo_nb.views.report.episode import EpisodeData, load_episode
+from dojo_nb.views.report.html import esc
+from dojo_nb.views.report.page import page, write_page
 
 REPORT_NAME = layout.REPORT
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from dojo_nb.report.episode import Submission, fmt
-from dojo_nb.report.html import esc
+from dojo_nb.views.report.episode import Submission, fmt
+from dojo_nb.views.report.html import esc
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 _W, _H = 760, 280

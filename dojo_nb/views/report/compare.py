@@ -24,12 +24,12 @@ import nbformat
 from nbformat import NotebookNode
 
 from dojo_nb.record.metadata import DESCRIPTION, CellMeta
-from dojo_nb.report.cells import _source, render_cell
-from dojo_nb.report.chart import Series, score_chart
-from dojo_nb.report.episode import EpisodeData, ReportError, load_episode
-from dojo_nb.report.html import esc
-from dojo_nb.report.page import page, write_page
-from dojo_nb.report.report import problems_banner, summary_table
+from dojo_nb.views.report.cells import _source, render_cell
+from dojo_nb.views.report.chart import Series, score_chart
+from dojo_nb.views.report.episode import EpisodeData, ReportError, load_episode
+from dojo_nb.views.report.html import esc
+from dojo_nb.views.report.page import page, write_page
+from dojo_nb.views.report.report import problems_banner, summary_table
 
 COMPARE_NAME = "compare.html"
 Kind = Literal["same", "changed", "only-a", "only-b", "replaced"]

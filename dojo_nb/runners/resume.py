@@ -1,7 +1,7 @@
 """`resume_episode`: carry on an episode whose driver died, with an agent, then replay it.
 
 The env does the rebuilding (`DojoEnv.resume`); this module gives it the same loop and
-ending as `dojo_nb.runner.run_episode`, so `dojo-nb resume DIR` ends like `dojo-nb run`.
+ending as `dojo_nb.runners.episodes.run_episode`, so `dojo-nb resume DIR` ends like `dojo-nb run`.
 The sandbox's limits are the caller's (`sandbox_limits`, e.g. from the command line), for
 the resumed kernel and the replay alike: never the ones the notebook records.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dojo_nb.record import summary as record_summary
-from dojo_nb.runner import EpisodeOutcome, StepCallback
+from dojo_nb.runners.episodes import EpisodeOutcome, StepCallback
 
 
 def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, backend: str | None = None,

@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from dojo_nb.report.html import code_css, esc
+from dojo_nb.views.report.html import code_css, esc
 
 _CSS = """
 :root { --ok:#1a7f37; --err:#cf222e; --warn:#9a6700; --muted:#57606a; --line:#d0d7de;

@@ -6,7 +6,7 @@
 - `LiveEpisodeView`: a live view of a running episode; ``update(env)`` after each step
   (a `DojoEnv` made with ``render_mode="widget"`` does it itself).
 
-Everything shown goes through `dojo_nb.report.html`: an ``ipywidgets.HTML`` value becomes
+Everything shown goes through `dojo_nb.views.report.html`: an ``ipywidgets.HTML`` value becomes
 innerHTML in the browser, where an ``onerror=`` from a cell output would run, so outputs are
 sanitized here exactly as in the HTML report.
 """
@@ -24,12 +24,12 @@ from dojo_nb.record import view
 from dojo_nb.record.metadata import CellMeta, EpisodeMeta
 from dojo_nb.record.steps import StepRecord, list_steps, load_trajectory
 from dojo_nb.record.trajectory import Trajectory
-from dojo_nb.report.cells import cell_header, render_cell
-from dojo_nb.report.chart import Series, score_chart
-from dojo_nb.report.episode import (FAILED_STATUSES, EpisodeData, Submission, fmt, load_episode,
+from dojo_nb.views.report.cells import cell_header, render_cell
+from dojo_nb.views.report.chart import Series, score_chart
+from dojo_nb.views.report.episode import (FAILED_STATUSES, EpisodeData, Submission, fmt, load_episode,
                                     submissions_of)
-from dojo_nb.report.html import esc, pre, render_code, render_markdown, render_outputs
-from dojo_nb.report.page import scoped_stylesheet
+from dojo_nb.views.report.html import esc, pre, render_code, render_markdown, render_outputs
+from dojo_nb.views.report.page import scoped_stylesheet
 
 # Widget HTML lives inside JupyterLab's own page: the report's rules are limited to
 # elements under .dojo-nb-view so that they never restyle the notebook around them.

@@ -1,6 +1,6 @@
 """Running a split's episodes as Ray tasks across a cluster (`dojo-nb run --engine ray`).
 
-Each episode is one Ray task (1 CPU) that runs `dojo_nb.runner.run_episode` on whichever
+Each episode is one Ray task (1 CPU) that runs `dojo_nb.runners.episodes.run_episode` on whichever
 node Ray picks, with that node's own sandbox backend (the kernel starts where the task
 runs). Nodes need not share a file system: the task writes the episode to a temporary
 folder on its node, packs it as a gzipped tar (without ``sandbox/input``, the task's public
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dojo_nb.runner import EpisodeOutcome
+from dojo_nb.runners.episodes import EpisodeOutcome
 
 #: Folders of an episode not shipped back to the driver (public data, recreated from the task).
 _NOT_SHIPPED = ("sandbox/input",)
@@ -72,7 +72,7 @@ def episode_task(task_id: str, agent_name: str, kwargs: dict[str, Any]) -> dict[
     """Runs on a Ray worker: one episode in a temp folder, returned as fields + tar bytes."""
     import socket
 
-    from dojo_nb.runner import run_episode
+    from dojo_nb.runners.episodes import run_episode
 
     with tempfile.TemporaryDirectory(prefix="dojo-nb-ray-") as tmp:
         outcome = run_episode(task_id, agent_name, out_dir=Path(tmp) / task_id, **kwargs)
