@@ -91,11 +91,14 @@ def limits_note(recorded: Any, used: dict[str, Any]) -> str | None:
 
 
 def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeout_s: float = 1800,
-                   progress: bool = False, sandbox_limits: dict[str, Any] | None = None) -> ReplayReport:
+                   progress: bool = False, sandbox_limits: dict[str, Any] | None = None,
+                   allow_unsandboxed: bool | None = None) -> ReplayReport:
     """Run solution.ipynb in a fresh sandbox, grade what it writes, write replay.json.
 
     `sandbox_limits` (memory_mb, network, gpus, ...) are the caller's; the notebook's own
-    metadata never sets them (a crafted one could turn the network on).
+    metadata never sets them (a crafted one could turn the network on). A solution notebook
+    is an agent's code whatever agent the folder names, so a backend that cannot confine it
+    is refused (`NotIsolated`) unless `allow_unsandboxed` (None: ``$DOJO_NB_UNSAFE_NO_SANDBOX``).
     """
     import papermill
 
@@ -119,6 +122,10 @@ def replay_episode(episode_dir: str | Path, *, backend: str | None = None, timeo
     except KeyError as exc:
         raise ReplayError(str(exc.args[0])) from None
     backend = backend or summary.get("backend") or "local"
+    try:
+        backends.require_isolation(backend, allow_unsandboxed, who="a solution notebook")
+    except ValueError as exc:  # an unknown backend named by the folder or the caller
+        raise ReplayError(str(exc)) from None
     seed = int(summary.get("seed") or 0)
     final = summary.get("final") or {}
     episode_score = final.get("private_score") if final.get("valid") else None

@@ -15,6 +15,8 @@ console = Console()
 GPUS_HELP = "NVIDIA GPUs for the kernel: all or a count (default: none)"
 UNSAFE_HELP = ("let a non-baseline agent's code run on a backend that cannot sandbox it (local without "
                "bubblewrap): it can read your files and use the network. Only for code you trust")
+UNSAFE_REPLAY_HELP = ("re-run the solution notebook on a backend that cannot sandbox it (local without bubblewrap): "
+                      "whatever agent wrote it, its code can then read your files and use the network")
 
 
 def parse_gpus(value: Optional[str]) -> dict:
@@ -36,18 +38,24 @@ def _print_notes(notes: list) -> None:
 
 
 def replay_cmd(episode_dir: Path, backend: Optional[str] = typer.Option(None, help="default: the episode's own"),
-               gpus: Optional[str] = typer.Option(None, "--gpus", help=GPUS_HELP)) -> None:
+               gpus: Optional[str] = typer.Option(None, "--gpus", help=GPUS_HELP),
+               unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox", help=UNSAFE_REPLAY_HELP)) -> None:
     """Execute solution.ipynb with papermill in a fresh sandbox and re-grade it (writes replay.json).
 
     The sandbox's limits are the defaults and the options given here, never the notebook's.
     """
+    from dojo_nb.kernel.backends import NotIsolated
     from dojo_nb.kernel.gpus import GpuUnavailable
     from dojo_nb.replay import ReplayError, replay_episode
 
     limits = parse_gpus(gpus)
     try:
         with console.status("replaying solution.ipynb with papermill ..."):
-            report = replay_episode(episode_dir, backend=backend, sandbox_limits=limits)
+            report = replay_episode(episode_dir, backend=backend, sandbox_limits=limits,
+                                    allow_unsandboxed=unsafe_no_sandbox or None)
+    except NotIsolated as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     except (ReplayError, GpuUnavailable) as exc:
         console.print(f"[red]cannot replay:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

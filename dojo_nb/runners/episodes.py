@@ -121,7 +121,7 @@ def run_episode(task_id: str, agent_name: str = "baseline", *, out_dir: str | Pa
 
         try:
             rep = replay_episode(outcome.episode_dir, backend=backend,
-                                 sandbox_limits=sandbox_limits_of(env_kwargs))
+                                 sandbox_limits=sandbox_limits_of(env_kwargs), allow_unsandboxed=allow)
             outcome.replay = rep.to_dict()
             outcome.notes += rep.notes
         except ReplayError as exc:

@@ -64,7 +64,7 @@ def resume_episode(episode_dir: str | Path, agent_name: str | None = None, *, ba
         from dojo_nb.replay import ReplayError, replay_episode
 
         try:
-            rep = replay_episode(root, backend=env.backend, sandbox_limits=limits)
+            rep = replay_episode(root, backend=env.backend, sandbox_limits=limits, allow_unsandboxed=allow)
             outcome.replay = rep.to_dict()
         except ReplayError as exc:
             outcome.replay = {"reproduced": False, "message": str(exc)}

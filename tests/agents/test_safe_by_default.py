@@ -95,6 +95,18 @@ def test_llm_runs_with_unsafe_no_sandbox_and_the_warning_is_said_once(tmp_path: 
     summary = json.loads(next(out_dir.rglob("summary.json")).read_text())
     assert summary["agent"] == "llm" and summary["final"]["valid"]
 
+    # Its solution notebook is the agent's code: replaying it unconfined is refused the same way,
+    # whatever agent the folder names, and runs only when asked to.
+    episode = next(out_dir.rglob("summary.json")).parent
+    refused = _cli(["replay", str(episode)], _env(PATH=_no_bwrap_path(tmp_path)))
+    flat = " ".join((refused.stdout + refused.stderr).split())
+    assert refused.returncode == 2, flat
+    assert "refusing to run a solution notebook" in flat and "--unsafe-no-sandbox" in flat, flat
+    assert not (episode / "replay.json").exists()
+    replayed = _cli(["replay", str(episode), "--unsafe-no-sandbox"], _env(PATH=_no_bwrap_path(tmp_path)))
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert json.loads((episode / "replay.json").read_text())["reproduced"] is True
+
 
 def test_baseline_runs_unsandboxed_with_one_warning_through_its_replay(tmp_path: Path) -> None:
     done = _cli(["run", "--task", TASK, "--agent", "baseline", "--out", str(tmp_path / "runs")],
