@@ -21,21 +21,15 @@ import nbformat
 import pytest
 
 from dojo_nb.kernel import SandboxSpec, SyncKernelSession
+from tests.docker_support import skip_without_docker
 
 
-def _require_docker() -> None:
-    from dojo_nb.kernel.docker import docker_unavailable_reason
-
-    reason = docker_unavailable_reason()
-    if reason:
-        if os.environ.get("DOJO_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"DOJO_REQUIRE_DOCKER=1 but docker is unavailable: {reason}")
-        pytest.skip(f"docker unavailable: {reason}")
+pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(autouse=True)
 def docker_ready() -> None:
-    _require_docker()
+    skip_without_docker()
 
 
 @pytest.fixture

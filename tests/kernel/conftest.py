@@ -16,16 +16,9 @@ import psutil
 import pytest
 
 from dojo_nb.kernel import SandboxSpec, SyncKernelSession
+from tests.docker_support import backend_param, skip_without_docker
 
-BACKENDS = ["local", "local-nobwrap", "docker"]
-
-
-def docker_skip_reason() -> str | None:
-    try:
-        from dojo_nb.kernel.docker import docker_unavailable_reason
-    except ImportError as exc:
-        return f"the docker backend is not available: {exc}"
-    return docker_unavailable_reason()
+BACKENDS = ["local", "local-nobwrap", backend_param("docker")]
 
 
 def backend_or_skip(name: str, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -35,11 +28,7 @@ def backend_or_skip(name: str, monkeypatch: pytest.MonkeyPatch) -> str:
     if name == "local" and not shutil.which("bwrap"):
         pytest.skip("bwrap is not installed (apt-get install bubblewrap)")
     if name == "docker":
-        reason = docker_skip_reason()
-        if reason:
-            if os.environ.get("DOJO_REQUIRE_DOCKER") == "1":
-                pytest.fail(f"DOJO_REQUIRE_DOCKER=1 but docker is unavailable: {reason}")
-            pytest.skip(f"docker unavailable: {reason}")
+        skip_without_docker()
     return name
 
 

@@ -19,6 +19,8 @@ import pytest
 
 from dojo_nb.kernel import SandboxSpec, SyncKernelSession
 
+from tests.docker_support import backend_param
+
 from .conftest import backend_or_skip, require_sandbox
 
 
@@ -28,7 +30,7 @@ def _root_sandbox() -> None:
     require_sandbox()
 
 
-SANDBOXED = ["local", "docker"]
+SANDBOXED = ["local", backend_param("docker")]
 
 
 @pytest.fixture(params=SANDBOXED)

@@ -16,9 +16,11 @@ import pytest
 from dojo_nb.kernel import SandboxSpec, SyncKernelSession
 from dojo_nb.kernel.bwrap import SandboxWarning
 
+from tests.docker_support import backend_param
+
 from .conftest import backend_or_skip, kernel_processes
 
-SANDBOXED = ["local", "docker"]
+SANDBOXED = ["local", backend_param("docker")]
 
 
 @pytest.fixture(params=SANDBOXED)

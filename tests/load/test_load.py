@@ -4,24 +4,18 @@ output crosses episodes; no kernel or container left. (benchmarks/load.py runs t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from dojo_nb.runners.loadtest import run_load
+from tests.docker_support import backend_param, skip_without_docker
 
 
-@pytest.mark.parametrize("backend", ["local", "docker"])
+@pytest.mark.parametrize("backend", ["local", backend_param("docker")])
 def test_concurrent_episodes(backend: str, tmp_path: Path) -> None:
     if backend == "docker":
-        from dojo_nb.kernel.docker import docker_unavailable_reason
-
-        reason = docker_unavailable_reason()
-        if reason:
-            if os.environ.get("DOJO_REQUIRE_DOCKER") == "1":
-                pytest.fail(f"DOJO_REQUIRE_DOCKER=1 but docker is unavailable: {reason}")
-            pytest.skip(f"docker unavailable: {reason}")
+        skip_without_docker()
     report = run_load("iris-species", episodes=4, steps=20, backend=backend, out_dir=tmp_path,
                       timeout_every=10, cell_timeout_s=10.0)
     print(report.line())
