@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dojo_nb.tasks import load_task
-from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.grading import grade_submission, validate_submission
 from dojo_nb.tasks.cache import prepare_task
-from dojo_nb.tasks.grading import validate_submission
 
 BIN = load_task("breast-cancer")          # probability, one column
 MULTI = load_task("penguins-species")     # probability, one column per class
@@ -134,7 +133,7 @@ def test_negative_for_rmsle(tmp_path: Path) -> None:
 
 def test_symlink_to_answers_is_refused(tmp_path: Path) -> None:
     link = tmp_path / "submission.csv"
-    link.symlink_to(BIN.prepare().answers_path)
+    link.symlink_to(prepare_task(BIN).answers_path)
     check(BIN, link, "symbolic link")
 
 
@@ -143,13 +142,13 @@ def test_symlink_to_answers_is_refused(tmp_path: Path) -> None:
 def test_random_bytes_never_crash(tmp_path: Path, blob: bytes) -> None:
     path = tmp_path / "random.csv"
     path.write_bytes(blob)
-    v = BIN.validate(path)
-    g = BIN.grade(path)
+    v = validate_submission(BIN, path)
+    g = grade_submission(BIN, path)
     assert not v.ok and not g.valid and v.message and g.message
 
 
 def test_valid_submission_grades_public_and_private(tmp_path: Path) -> None:
-    report = BIN.grade(BIN.prepare().public_dir / "sample_submission.csv")
+    report = grade_submission(BIN, prepare_task(BIN).public_dir / "sample_submission.csv")
     assert report.valid
     view = report.public_view()
     assert "private_score" not in view and "public_score" in view

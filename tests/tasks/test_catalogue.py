@@ -11,10 +11,9 @@ from dojo_nb.tasks import list_tasks, load_task
 from dojo_nb.tasks.reference import constant_reference, ladder
 from dojo_nb.tasks.secret import SECRET_NAME, secret_path, task_seed
 from dojo_nb.tasks.size import published_rows
-from dojo_nb.tasks.grading import grade_submission
+from dojo_nb.tasks.grading import grade_submission, validate_submission
 from dojo_nb.tasks.leaderboard import load_leaderboard
 from dojo_nb.tasks.cache import prepare_task
-from dojo_nb.tasks.grading import validate_submission
 
 TASKS = list_tasks()
 #: One task per family runs in the default `pytest`; every task (new ones too) in `pytest -m slow`.

@@ -20,12 +20,11 @@ from threadpoolctl import threadpool_limits
 
 from dojo_nb.tasks import list_tasks
 from dojo_nb.tasks.forecasting import _frames, _period, _submit, global_gbm
-from dojo_nb.tasks.cache import load_prepare_module, source_table
+from dojo_nb.tasks.cache import load_prepare_module, prepare_task, source_table
 from dojo_nb.tasks.reference import feature_columns
 from dojo_nb.tasks.secret import task_seed
 from dojo_nb.tasks.grading import grade_submission
 from dojo_nb.tasks.leaderboard import load_leaderboard
-from dojo_nb.tasks.cache import prepare_task
 
 TASKS = [t for t in list_tasks() if t.source == "builtin"]
 #: One task per family runs in the default `pytest`; every task (new ones too) in `pytest -m slow`.

@@ -22,10 +22,9 @@ from dojo_nb.tasks.catalogue import imported_dir
 from dojo_nb.tasks.mlebench_bulk import import_data_dir
 from dojo_nb.tasks.mlebench_remove import remove_imported
 from dojo_nb.tasks.mlebench_splits import LITE
-from dojo_nb.tasks.cache import prepared_root
+from dojo_nb.tasks.cache import prepare_task, prepared_root
 from dojo_nb.tasks.spec import TaskError
 from dojo_nb.tasks.grading import grade_submission
-from dojo_nb.tasks.cache import prepare_task
 
 MLEBENCH = Path(__file__).parent / "fixtures" / "mlebench"
 REAL = sorted(p.name for p in MLEBENCH.iterdir() if (p / "config.yaml").is_file() and p.name != "tiny-regression")

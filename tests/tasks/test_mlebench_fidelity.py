@@ -23,8 +23,7 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score, root_mean_s
 
 from dojo_nb.tasks import load_task
 from dojo_nb.tasks.mlebench_import import import_mlebench
-from dojo_nb.tasks.grading import grade_submission
-from dojo_nb.tasks.grading import validate_submission
+from dojo_nb.tasks.grading import grade_submission, validate_submission
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mlebench"
 RNG_SEED = 11
@@ -241,7 +240,7 @@ def test_scores_match_independent_metric(cid: str, tasks, tmp_path: Path) -> Non
         expected = case.metric(pd.read_csv(path), answers)
         assert report.private_score == pytest.approx(expected, abs=1e-9), f"{cid} {name}"
         assert validate_submission(task, path).ok
-    perfect = tasks[cid].grade(files["perfect"][0]).private_score
+    perfect = grade_submission(tasks[cid], files["perfect"][0]).private_score
     assert perfect == pytest.approx(0.0 if task.lower_is_better else 1.0, abs=1e-6)
     if not case.positional:  # rows are matched by id: order does not matter
         assert grade_submission(task, files["shuffled"][0]).private_score == pytest.approx(grade_submission(task, files["valid"][0]).private_score)
@@ -268,13 +267,13 @@ def test_graders_own_words(tasks, tmp_path: Path) -> None:
     spooky = tasks["spooky-author-identification"]
     answers = _read(_private("spooky-author-identification"))
     path = _write(answers.drop(columns=["MWS"]), tmp_path / "s.csv")
-    assert spooky.grade(path).message == "invalid submission: expected shape (30, 4), got (30, 3)"
+    assert grade_submission(spooky, path).message == "invalid submission: expected shape (30, 4), got (30, 3)"
     unsummed = answers.assign(EAP=0.5, HPL=0.5, MWS=0.5)
-    assert "sum to 1" in spooky.validate(_write(unsummed, tmp_path / "u.csv")).message
+    assert "sum to 1" in validate_submission(spooky, _write(unsummed, tmp_path / "u.csv")).message
     # An assertion in the grader (not an InvalidSubmissionError) is a refusal too, with its text.
     jigsaw = tasks["jigsaw-toxic-comment-classification-challenge"]
     short = _write(pd.read_csv(_public(jigsaw.id, "sample_submission.csv")).iloc[:-1], tmp_path / "j.csv")
-    message = jigsaw.grade(short).message
+    message = grade_submission(jigsaw, short).message
     assert "AssertionError" in message and "differ in length" in message
 
 

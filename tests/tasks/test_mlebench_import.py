@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from dojo_nb.tasks import load_task
-from dojo_nb.tasks import mlebench_import as importer
+from dojo_nb.tasks import load_task, mlebench_import as importer
 from dojo_nb.tasks.catalogue import imported_dir
 from dojo_nb.tasks.mlebench_import import import_mlebench
 from dojo_nb.tasks.cache import prepared_root

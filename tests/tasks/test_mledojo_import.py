@@ -22,8 +22,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from dojo_nb.tasks import list_tasks, load_task
 from dojo_nb.tasks.mledojo_import import import_data_dir
 from dojo_nb.tasks.mlebench_remove import remove_imported
-from dojo_nb.tasks.grading import grade_submission
-from dojo_nb.tasks.grading import validate_submission
+from dojo_nb.tasks.grading import grade_submission, validate_submission
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mledojo"
 DATA = FIXTURES / "data"
