@@ -151,6 +151,7 @@ class CellMeta(_Meta):
     trajectory_cell_index: int | None = None  # solution.ipynb: where the cell came from
     durations: dict[str, Any] | None = None   # wall_s, kernel_cpu_s, budget_share (dojo_nb.env.progress)
     reward_components: dict[str, Any] | None = None  # milestones seen after the step
+    observation_text: str | None = None       # an event's observation text, when its cell does not say it
     steps_left: int | None = None             # the budget the step's observation showed
     seconds_left: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)

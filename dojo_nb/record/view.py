@@ -123,6 +123,8 @@ def recorded_observation_text(cell: Mapping[str, Any], cell_index: int) -> str:
         return text if text else "(no output)"
     if meta.action_type == "add_markdown":
         return f"markdown cell {cell_index} added"
+    if isinstance(meta.observation_text, str):  # recorded because the cell's own text differs
+        return meta.observation_text
     body = _EVENT_HEAD.sub("", str(cell.get("source") or ""), count=1)
     fenced = _FENCED.search(body)
     if fenced:
@@ -162,7 +164,7 @@ def agent_observation(obs: Mapping[str, Any], max_chars: int) -> str:
         lines.append(f"message: {message}")
     grading = obs.get("grading")
     if grading:
-        lines.append("grading: " + json.dumps(grading, default=str))
+        lines.append("grading: " + json.dumps(grading, default=str, sort_keys=True))  # as a notebook keeps it
     lines.append(f"cell {obs.get('cell_index')}; steps left {obs.get('steps_left')}; "
                  f"seconds left {float(obs.get('seconds_left') or 0):.0f}")
     if text:
