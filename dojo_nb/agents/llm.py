@@ -174,6 +174,7 @@ class LLMAgent:
         self.context.memory.lower_is_better = bool(task.get("lower_is_better"))
         self.context.head = [{"role": "system", "content": prompt}, {"role": "user", "content": user}]
         self.log = ModelCallLog(info.get("episode_dir") if self.record_calls else None)
+        self._acts = int(info.get("step") or 0)  # a resumed episode goes on counting its steps
 
     def act(self, observation: dict[str, Any]) -> dict[str, Any]:
         if self._awaiting is not None:

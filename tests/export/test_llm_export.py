@@ -8,8 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from dojo_nb.export import export, load_episode
 from dojo_nb.runners.episodes import run_episode
 from tests.llm.server import Reply, ScriptedChatServer, tool
@@ -109,7 +107,6 @@ def test_injected_failure_text_is_no_model_turn(tmp_path: Path) -> None:
     assert [d["action_type"] for d in marked] == ["add_markdown", "submit"]
 
 
-@pytest.mark.slow
 def test_compacted_episode_exports_every_reply_once_per_conversation(tmp_path: Path) -> None:
     script = [tool("execute_code", {"code": NOISY}, text=f"Look {i}.") for i in range(8)]
     script += [tool("execute_code", {"code": CLASSIFY}), tool("validate", {}), tool("submit", {"final": True})]
