@@ -8,8 +8,18 @@ calibration has a real count to follow. Observations are shaped like real ones: 
 tables of a few thousand characters. No kernel runs: this measures the context policy only.
 
 Usage: python benchmarks/llm_context.py [--steps 40] [--window 32000]
-Prints one line per mode: prompt_tokens_total, uncached_prompt_tokens (not in the prefix the
-previous request began with: what a prompt cache cannot serve), prefix_share, max prompt.
+Prints a table, one row per mode: prompt_tokens_total, uncached_prompt_tokens (not in the prefix
+the previous request began with: what a prompt cache cannot serve), prefix_share, max prompt;
+then the ratios of compaction to dropping.
+
+Where it stands (40 steps): at a 32k window compaction sends 0.72 of dropping's prompt tokens and
+0.23 of its uncached ones (prefix share 0.73 against 0.15); at 16k, 0.75 and 0.35. The aim of
+half the prompt tokens is not reached, because between two compactions the prompt grows back
+from the low-water mark (half the window) to the window, so it averages about three quarters of
+the window where dropping sits at the window; half would need prompts that average half the
+window, i.e. less context shown. Shrinking every tool result once it is no longer the newest
+(measured, not adopted) reaches 0.57 at 32k but 0.77 at 16k, and shows the model less of its
+recent outputs. What a prompt cache saves is the uncached column: there compaction is 3-4x better.
 """
 
 from __future__ import annotations
@@ -97,13 +107,26 @@ def run(mode: str, steps: int, window: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--window", type=int, default=32_000)
     args = parser.parse_args()
-    for mode in ("drop", "summary"):
-        r = run(mode, args.steps, args.window)
-        print(f"{'old dropping' if mode == 'drop' else 'compaction':13s} " + "  ".join(f"{k}={v}" for k, v in r.items()))
+    rows = {mode: run(mode, args.steps, args.window) for mode in ("drop", "summary")}
+    table = Table(title=f"LLM context, {args.steps} scripted steps, window {args.window:,} tokens")
+    table.add_column("measure")
+    table.add_column("old dropping", justify="right")
+    table.add_column("compaction", justify="right")
+    for k in (k for k in rows["drop"] if k != "mode"):
+        table.add_row(k, str(rows["drop"][k]), str(rows["summary"][k]))
+    console = Console()
+    console.print(table)
+    drop, comp = rows["drop"], rows["summary"]
+    console.print(f"compaction / dropping: prompt_tokens_total {comp['prompt_tokens_total'] / drop['prompt_tokens_total']:.3f}, "
+                  f"uncached_prompt_tokens {comp['uncached_prompt_tokens'] / drop['uncached_prompt_tokens']:.3f} "
+                  "(aim: 0.5 of the prompt tokens)")
 
 
 if __name__ == "__main__":

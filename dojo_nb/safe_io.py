@@ -223,6 +223,31 @@ def write_text(root: str | os.PathLike[str], rel: str | os.PathLike[str], text: 
     return write_bytes(root, rel, text.encode("utf-8", errors="backslashreplace"))
 
 
+def append_text(root: str | os.PathLike[str], rel: str | os.PathLike[str], text: str) -> None:
+    """Append `text` to the regular file `root/rel` (made if missing), no link followed.
+
+    For logs written as an episode runs (one JSON line per event): appending keeps each
+    write small, where `write_text` would rewrite the whole file every time."""
+    folder, name = _split(rel)
+    with open_dir(root, folder, create=True) as dfd:
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                         0o644, dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _refuse(Path(root).expanduser().resolve(), "/".join(_parts(rel)), "is a symlink") from None
+            raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _refuse(Path(root).expanduser().resolve(), "/".join(_parts(rel)), "is not a regular file")
+        os.set_blocking(fd, True)
+        data = text.encode("utf-8", errors="backslashreplace")
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+
+
 def copy_file(src_root: str | os.PathLike[str], src_rel: str | os.PathLike[str],
               dst_root: str | os.PathLike[str], dst_rel: str | os.PathLike[str]) -> Path:
     """Copy a regular file to a fresh file, no link followed at either end (streamed: it may be big)."""
@@ -252,5 +277,5 @@ def remove(root: str | os.PathLike[str], rel: str | os.PathLike[str]) -> None:
             os.unlink(name, dir_fd=dfd)
 
 
-__all__ = ["UnsafePathError", "check", "copy_file", "kind", "make_dirs", "open_dir", "open_fresh", "open_read",
+__all__ = ["UnsafePathError", "append_text", "check", "copy_file", "kind", "make_dirs", "open_dir", "open_fresh", "open_read",
            "read_bytes", "read_json", "read_text", "relative_to_root", "remove", "write_bytes", "write_text"]

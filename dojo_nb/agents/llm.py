@@ -21,6 +21,11 @@ The model's text (and ``reasoning_content`` when the server sends it) is recorde
 cells with ``add_markdown`` (one step each; ``record_messages=False`` turns this off). Tokens
 and calls per episode come from `stats()`, which the runner writes to ``summary.json``
 under ``agent_stats``.
+
+Every request is written, as sent, to the episode folder (`dojo_nb.record.model_calls`,
+``record_calls=False`` turns it off) with the reply kept and the steps it led to, so the SFT
+export is exactly what the model saw; the actions the agent makes up itself (the failure note,
+the forced final submit) are marked there as injected.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ import uuid
 from collections import deque
 from typing import Any, Callable, Iterable, Sequence
 
-from dojo_nb.record.view import agent_observation, feedback_sentence, truncate_middle
+from dojo_nb.record.model_calls import ModelCallLog, plain
+from dojo_nb.record.view import agent_observation, feedback_sentence, task_message, truncate_middle
 from dojo_nb.actions import ACTION_FIELDS, ACTION_TYPES, InvalidAction, parse_action, tool_parameters
 from dojo_nb.agents.chat_client import DEFAULT_API_KEY_ENV, ChatClient, ChatError
 from dojo_nb.agents.llm_context import ContextWindow
@@ -61,6 +67,13 @@ SYSTEM_PROMPT = system_prompt()
 
 CUT = ("Your last reply was cut off at the output token limit (finish_reason=length). Send a "
        "shorter reply: one short cell per call. ")
+#: How much of a cell's text a tool result shows (the export of other agents renders with it too).
+MAX_OBSERVATION_CHARS = 8_000
+#: Why the agent itself wrote an action (no model reply): export leaves these out.
+INJECTED_UNREACHABLE = "the model could not be reached"
+INJECTED_NO_VALID_CALL = "no valid tool call"
+#: How the markdown cells the agent writes itself begin (read by export for logs that lack marks).
+INJECTED_TEXTS = ("**The model could not be reached", "The model gave no valid tool call")
 NUDGE = ("Please continue by calling exactly one of the tools (when you are done, call submit "
          "with final=true).")
 
@@ -72,6 +85,11 @@ def tool_definitions(action_types: Iterable[str] = ACTION_TYPES) -> list[dict[st
     return [{"type": "function", "function": {"name": atype, "description": ACTION_FIELDS[atype][0],
                                               "parameters": tool_parameters(atype)}}
             for atype in action_types]
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    """One tool call as the agent keeps it in its history (and export writes it)."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 # --- rendering and budget --------------------------------------------------------------------
@@ -95,7 +113,8 @@ class LLMAgent:
                  api_key_env: str = DEFAULT_API_KEY_ENV, client: Any = None, timeout_s: float = 120.0,
                  max_retries: int = 5, backoff_s: float = 1.0, temperature: float | None = 0.0,
                  max_context_tokens: int = 32_000, reply_reserve_tokens: int = 4_096,
-                 max_observation_chars: int = 8_000, max_repairs: int = 3, record_messages: bool = True,
+                 max_observation_chars: int = MAX_OBSERVATION_CHARS, max_repairs: int = 3,
+                 record_messages: bool = True, record_calls: bool = True,
                  tools: Sequence[str] | None = None, system_prompt: str | None = None,
                  compaction: str = "summary", message_share: float = 0.25,
                  tokenize: Callable[[str], int] | None = None) -> None:
@@ -115,6 +134,8 @@ class LLMAgent:
         self.max_repairs = int(max_repairs)
         self.max_retries = int(max_retries)
         self.record_messages = bool(record_messages)
+        self.record_calls = bool(record_calls)
+        self.log = ModelCallLog(None)
         #: None: built at reset from the episode's rules (what its submits really show).
         self.system_prompt = system_prompt
         self.compaction = compaction
@@ -126,7 +147,9 @@ class LLMAgent:
         self.context = ContextWindow(self.max_context_tokens - self.reply_reserve_tokens,
                                      compaction=self.compaction, message_share=self.message_share,
                                      tokenize=self.tokenize)
-        self._queue: deque[tuple[dict[str, Any], str | None, str]] = deque()
+        # (action, tool_call_id or None, why the agent injected it or None)
+        self._queue: deque[tuple[dict[str, Any], str | None, str | None]] = deque()
+        self._acts = 0
         self._awaiting: tuple[str, dict[str, Any]] | None = None  # (tool_call_id, action) in flight
         self._seen_ids: set[str] = set()
         self._counts = {"tool_calls": 0, "repaired_tool_calls": 0, "rejected_tool_calls": 0,
@@ -145,15 +168,13 @@ class LLMAgent:
         if hasattr(self.client, "reset_stats"):
             self.client.reset_stats()
         task = dict(info.get("task") or {})
-        facts = {k: task.get(k) for k in ("id", "type", "metric", "lower_is_better", "id_column",
-                                          "target_columns", "submission_kind") if k in task}
-        user = (f"{observation.get('text', '')}\n\nTask facts: {json.dumps(facts, default=str)}\n"
-                f"Steps left: {observation.get('steps_left')}; seconds left: "
-                f"{float(observation.get('seconds_left') or 0):.0f}.")
+        user = task_message(str(observation.get("text", "")), task, observation.get("steps_left"),
+                            observation.get("seconds_left"), 4 * self.max_observation_chars)
         prompt = self.system_prompt or system_prompt(info.get("rules"))
         self.context.memory.lower_is_better = bool(task.get("lower_is_better"))
-        self.context.head = [{"role": "system", "content": prompt},
-                             {"role": "user", "content": truncate_middle(user, 4 * self.max_observation_chars)}]
+        self.context.head = [{"role": "system", "content": prompt}, {"role": "user", "content": user}]
+        self.log = ModelCallLog(info.get("episode_dir") if self.record_calls else None)
+        self._acts = int(info.get("step") or 0)  # a resumed episode goes on counting its steps
 
     def act(self, observation: dict[str, Any]) -> dict[str, Any]:
         if self._awaiting is not None:
@@ -166,8 +187,10 @@ class LLMAgent:
             self.context.memory.observe(sent, observation)
         if not self._queue:
             self._ask_model()
-        action, call_id, _ = self._queue.popleft()
+        action, call_id, injected = self._queue.popleft()
         self._awaiting = (call_id, action) if call_id else None
+        self._acts += 1
+        self.log.action(self._acts, str(action.get("type")), call_id, injected)
         return action
 
     def stats(self) -> dict[str, Any]:
@@ -175,15 +198,16 @@ class LLMAgent:
         client_stats = self.client.stats() if hasattr(self.client, "stats") else {}
         ctx = {k: v for k, v in self.context.stats.items() if k not in ("later_prompt_tokens", "requests")}
         return {**client_stats, **self._counts, **ctx, "errors": list(self._errors[-5:]),
+                "model_calls_logged": self.log.calls, "model_calls_log_problem": self.log.problem,
                 "prefix_share": self.context.prefix_share(), "compaction": self.compaction,
                 "context_budget_tokens": self.context.budget,
                 "token_estimate": self.context.counter.describe()}
 
     # --- talking to the model ---------------------------------------------------------------
-    def _record(self, text: str) -> None:
+    def _record(self, text: str, injected: str | None = None) -> None:
         if self.record_messages and text.strip():
             self._counts["markdown_cells"] += 1
-            self._queue.append(({"type": "add_markdown", "text": text.strip()}, None, "add_markdown"))
+            self._queue.append(({"type": "add_markdown", "text": text.strip()}, None, injected))
 
     def _ask_model(self) -> None:
         """Fill the queue: the model's notes, then its valid tool calls (repairing as needed).
@@ -193,19 +217,23 @@ class LLMAgent:
         last_problem = ""
         tries = overflows = 0
         while tries <= self.max_repairs:
+            sent = self.prompt()
             try:
-                resp = self.client.complete(self.prompt(), tools=self.tools)
+                resp = self.client.complete(sent, tools=self.tools)
             except ChatError as exc:
+                self.log.call([plain(m) for m in sent], self.tools, None, error=str(exc)[:2000])
                 if getattr(exc, "context_overflow", False) and overflows < self.max_retries:
                     overflows += 1
                     self._on_overflow(exc)
                     continue
                 self._counts["model_errors"] += 1
                 self._errors.append(str(exc)[:500])
-                self._record(f"**The model could not be reached; ending the episode.**\n\n```text\n{exc}\n```")
-                self._queue.append(({"type": "submit", "final": True}, None, "submit"))
+                self._record(f"**The model could not be reached; ending the episode.**\n\n```text\n{exc}\n```",
+                             INJECTED_UNREACHABLE)
+                self._queue.append(({"type": "submit", "final": True}, None, INJECTED_UNREACHABLE))
                 return
             tries += 1
+            sent = [plain(m) for m in sent]  # as sent: the history's dicts change later (cuts, shrinks)
             self._on_usage(resp)
             msg = resp.message or {}
             text = content_text(msg.get("content"))
@@ -227,6 +255,7 @@ class LLMAgent:
                                            and reasoning.strip() else "", text.strip()) if p)
             self._record(note)
             if not calls:
+                self._log_reply(sent, assistant, resp)
                 self.context.cap(assistant)
                 if cut:
                     self._counts["cut_replies"] += 1
@@ -255,8 +284,9 @@ class LLMAgent:
                     self._counts["repaired_tool_calls"] += 1
                     call["function"]["arguments"] = json.dumps(
                         {k: v for k, v in action.items() if k != "type"}, ensure_ascii=False)
-                self._queue.append((action, call["id"], action["type"]))
+                self._queue.append((action, call["id"], None))
                 valid += 1
+            self._log_reply(sent, assistant, resp)
             self.context.cap(assistant)  # the history's copy only: the actions keep the full code
             if valid:
                 return
@@ -264,7 +294,14 @@ class LLMAgent:
         if not self._queue:
             self._queue.append(({"type": "add_markdown",
                                  "text": f"The model gave no valid tool call after {self.max_repairs + 1} "
-                                         f"tries (last problem: {last_problem})."}, None, "add_markdown"))
+                                         f"tries (last problem: {last_problem})."}, None, INJECTED_NO_VALID_CALL))
+
+    def _log_reply(self, sent: list[dict[str, Any]], assistant: dict[str, Any], resp: Any) -> None:
+        """The request as sent and the reply as the history keeps it (repaired, not yet cut)."""
+        usage = getattr(resp, "usage", None)
+        told = ({k: getattr(usage, k, None) for k in ("prompt_tokens", "completion_tokens")}
+                if usage is not None and getattr(usage, "reported", False) else None)
+        self.log.call(sent, self.tools, assistant, finish_reason=resp.finish_reason, usage=told)
 
     def _on_usage(self, resp: Any) -> None:
         """Calibrate the token counter on the server's own count of the request just sent."""
@@ -298,8 +335,7 @@ class LLMAgent:
                 self._counts["renamed_call_ids"] += 1
             call_id = f"call_{uuid.uuid4().hex[:12]}"
         self._seen_ids.add(call_id)
-        return {"id": call_id, "type": "function",
-                "function": {"name": str(fn.get("name") or ""), "arguments": args}}
+        return tool_call(call_id, str(fn.get("name") or ""), args)
 
     def _to_action(self, name: str, arguments: str) -> tuple[dict[str, Any], str | None, bool]:
         if name not in self.tool_names:
@@ -323,5 +359,5 @@ class LLMAgent:
         return self.context.prompt(self.tools)
 
 
-__all__ = ["LLMAgent", "tool_definitions", "parse_arguments", "render_observation", "estimate_tokens",
+__all__ = ["LLMAgent", "MAX_OBSERVATION_CHARS", "INJECTED_TEXTS", "tool_call", "tool_definitions", "parse_arguments", "render_observation", "estimate_tokens",
            "truncate_middle", "SYSTEM_PROMPT", "system_prompt"]

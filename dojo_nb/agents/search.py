@@ -9,7 +9,8 @@ one new cell. Drafts start from an empty notebook, debug children fix a buggy no
 cell, improve children add a cell to the best good node.
 
 Hidden scores never steer the search: node episodes only *validate* their file (format
-check, no score) and the final choice is the good node with the best self-measured score.
+check, no score) and the final choice is made on self-measured scores alone: among good nodes
+within one spread (fold std) of the best score, the simplest (`dojo_nb.agents.search_select`).
 
 Two ways to run it:
 
@@ -29,10 +30,8 @@ its ``trajectory.ipynb``).
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
-import re
 import stat
 import time
 from collections import deque
@@ -42,12 +41,11 @@ from typing import Any
 
 from dojo_nb.agents.search_policies import (SCORE_LINE, LLMPolicy, Policy, Proposal, ScriptedPolicy, build_prompt,
                                             extract_code)
+from dojo_nb.agents.search_select import best_node, parse_score_line, selection_rule
 from dojo_nb.record.metadata import EpisodeMeta
 from dojo_nb import notebook as nbk
 
 STAGES = ("draft", "debug", "improve")
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_SCORE_RE = re.compile(rf"{SCORE_LINE}\s*[:=]\s*({_NUMBER})")
 _MAX_TEXT = 4000
 
 _FALLBACK_CELL = """\
@@ -70,6 +68,7 @@ class Node:
     code: str                      # the one cell this node added
     cells: list[str] = field(default_factory=list)   # solution cells after this node (its state)
     score: float | None = None     # self-measured validation score, parsed from the new cell's output
+    score_std: float | None = None  # its spread (fold std) when the cell printed one (search_select)
     status: str = "pending"        # good | buggy | failed (the policy's call failed: no cell)
     message: str = ""              # why buggy (error, no score, invalid file, rebuild failed)
     output: str = ""               # the new cell's text output (truncated)
@@ -86,20 +85,7 @@ class Node:
 
 def parse_score(text: str) -> float | None:
     """The last ``VALIDATION_SCORE: x`` printed, or None (also for nan/inf)."""
-    found = _SCORE_RE.findall(text or "")
-    if not found:
-        return None
-    value = float(found[-1])
-    return value if math.isfinite(value) else None
-
-
-def best_node(nodes: list[Node], lower_is_better: bool) -> Node | None:
-    """The good node with the best self-measured score (earliest on ties); None if none is good."""
-    good = [n for n in nodes if n.status == "good" and n.score is not None]
-    if not good:
-        return None
-    key = (lambda n: n.score) if lower_is_better else (lambda n: -n.score)  # type: ignore[operator]
-    return min(good, key=key)  # min is stable: earliest wins ties
+    return parse_score_line(text)[0]
 
 
 # --- the search -------------------------------------------------------------------------------
@@ -198,9 +184,9 @@ class TreeSearch:
         best = best_node(self.nodes, self.lower_is_better)
         summary = {
             "task": self.task_id, "policy": getattr(self.policy, "name", type(self.policy).__name__),
-            "selection": "best self-measured validation score among good nodes "
-                         f"({'lowest' if self.lower_is_better else 'highest'} {SCORE_LINE})",
+            "selection": selection_rule(self.lower_is_better),
             "best": best.id if best else None, "best_score": best.score if best else None,
+            "best_score_std": best.score_std if best else None,
             "stop_reason": stop, "elapsed_s": round(elapsed, 3), "n_nodes": len(self.nodes),
             "budgets": {"max_nodes": self.max_nodes, "time_budget_s": self.time_budget_s,
                         "num_drafts": self.num_drafts, "debug_prob": self.debug_prob,
@@ -277,7 +263,7 @@ class TreeSearch:
         wrote = _file_signature(getattr(env, "submission_host_path", None))
         node.output = _cell_text(obs)[-_MAX_TEXT:]
         node.error = obs.get("error")
-        node.score = parse_score(_cell_text(obs))
+        node.score, node.score_std = parse_score_line(_cell_text(obs))
         if obs["status"] != "ok":
             node.status = "buggy"
             node.message = obs.get("message") or (

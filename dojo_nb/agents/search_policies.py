@@ -66,7 +66,8 @@ SUBMISSION_PATH (where the submission file must be written) and SEED.
 Reply with exactly one Python code block: the next notebook cell. The cell must
 1. measure its own validation score on held-out data (a hold-out split or cross-validation of
    the training data; never the test set) in the task metric's units and print it on its own
-   line as `{SCORE_LINE}: <number>`;
+   line as `{SCORE_LINE}: <number>`; with cross-validation print the folds' mean and standard
+   deviation, `{SCORE_LINE}: <mean> +- <std>` (a difference within one std is treated as noise);
 2. write a valid submission for the test data to SUBMISSION_PATH.
 Keep it fast (a few minutes at most on 1 CPU); print short summaries, not whole tables."""
 
@@ -85,7 +86,8 @@ def build_prompt(req: Proposal) -> str:
     tried = [n for n in req.history if n.status == "good"][-5:]
     if tried:
         parts.append("# Earlier solutions (self-measured validation scores)\n" + "\n".join(
-            f"- node {n.id} ({n.stage}): {n.score}" for n in tried))
+            f"- node {n.id} ({n.stage}): {n.score}"
+            + (f" +- {n.score_std}" if getattr(n, "score_std", None) is not None else "") for n in tried))
     p = req.parent
     if req.stage == "draft":
         parts.append("# Ask\nThe kernel is fresh (only the parameters above exist). Write a first, "

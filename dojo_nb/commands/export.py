@@ -27,20 +27,19 @@ def _finish(kind: str, report) -> None:
 @export_app.command("sft")
 def sft_cmd(
     episodes: List[Path] = _EPISODES,
-    out: Path = typer.Option(..., "--out", help="JSONL file to write (one chat record per episode)"),
+    out: Path = typer.Option(..., "--out", help="JSONL file to write (one chat record per conversation)"),
     markdown: str = typer.Option("content", "--markdown",
-                                 help="add_markdown steps: 'content' (assistant text before the next tool "
-                                      "call) or 'tool' (kept as add_markdown tool calls)"),
-    arguments: str = typer.Option("string", "--arguments",
-                                  help="tool-call arguments: 'string' (OpenAI JSON string) or 'object' "
-                                       "(a dict, for Hugging Face chat templates)"),
+                                 help="add_markdown steps of non-LLM episodes: 'content' (assistant text "
+                                      "before the next tool call) or 'tool' (kept as add_markdown tool calls)"),
 ) -> None:
-    """One chat record (messages with tool calls and tool results, tools, metadata) per episode."""
+    """Chat records (messages with tool calls and tool results, tools, metadata): for an LLM episode
+    exactly the requests its model was sent (one record per conversation), else one per episode
+    rendered as the LLM agent renders. Tool-call arguments are JSON strings."""
     from dojo_nb.export import export
 
-    if markdown not in ("content", "tool") or arguments not in ("string", "object"):
-        raise typer.BadParameter("--markdown is content|tool and --arguments is string|object")
-    _finish("sft", export("sft", episodes, out, markdown=markdown, arguments=arguments))
+    if markdown not in ("content", "tool"):
+        raise typer.BadParameter("--markdown is content|tool")
+    _finish("sft", export("sft", episodes, out, markdown=markdown))
 
 
 @export_app.command("rl")

@@ -22,6 +22,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
@@ -170,9 +171,11 @@ class DojoEnv(gymnasium.Env):
                 state.open = False
             raise
         status = "ok" if result.status == "ok" else "error"
+        seconds_left = state.seconds_left(self.budgets)
+        state.trajectory.update_metadata(seconds_left_at_reset=seconds_left)
         obs = observation(status, action_type="reset", text=env_info.reset_text(self), cell_index=1,
                           execution_count=result.execution_count, elapsed_s=result.elapsed_s,
-                          steps_left=state.steps_left(self.budgets), seconds_left=state.seconds_left(self.budgets),
+                          steps_left=state.steps_left(self.budgets), seconds_left=seconds_left,
                           message=None if status == "ok" else f"the parameters cell failed: {result.text}")
         self._show(obs)
         return obs, env_info.step_info(self)
@@ -189,7 +192,7 @@ class DojoEnv(gymnasium.Env):
                   "sandbox_limits": self.sandbox_limits, "kernel_paths": s.kernel_paths,
                   "started_at": s.started_at, "input_population": input_population,
                   "kernel_source": kernel_source, "final_rule": FINAL_RULE, "rules": self.rules.to_dict(),
-                  "input_listing": env_info.data_listing(self, head=False)})
+                  "input_listing": env_info.data_listing(self, head=False), "episode_uid": uuid.uuid4().hex})
         traj.add_description(str(self.task.description or ""))
         return traj
 
@@ -269,7 +272,8 @@ class DojoEnv(gymnasium.Env):
         if traj is None or not isinstance(idx, int) or idx >= len(traj):
             return
         fields: dict[str, Any] = {"durations": measured["durations"],
-                                  "reward_components": measured["reward_components"]}
+                                  "reward_components": measured["reward_components"],
+                                  "steps_left": obs["steps_left"], "seconds_left": obs["seconds_left"]}
         if reward or CellMeta.of(traj.cell(idx)).has("reward"):
             fields["reward"] = reward
         traj.update_cell(idx, **fields)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: Longest detail an event cell keeps.
 MAX_EVENT_DETAIL = 4000
+#: Longest observation text kept on an event cell (so export shows what the agent read).
+MAX_SHOWN_TEXT = 40_000
 
 
 class Outcome(NamedTuple):
@@ -56,6 +58,8 @@ def record_event(env: DojoEnv, a: Action, status: str, summary: str, text: str, 
     if detail is not None:
         detail = view.truncate_end(detail, MAX_EVENT_DETAIL)
     idx = traj.add_markdown(event_markdown(a.type, summary, detail), meta)
+    if view.recorded_observation_text(traj.cell(idx), idx) != text:  # the cell alone would not say it
+        traj.update_cell(idx, observation_text=view.truncate_middle(text, MAX_SHOWN_TEXT))
     return observation(status, action_type=a.type, text=text, cell_index=idx, grading=grading, message=message)
 
 

@@ -6,6 +6,7 @@
       sandbox/{input,working,submission}/   the only folder the kernel sees
       submissions/                          copies of graded submission files
       trajectory.ipynb  solution.ipynb  summary.json
+      model_calls.jsonl                     what an LLM agent sent its model, call by call
       replay.json  replay.ipynb  report.html   (written later, by replay and report)
 
 No other module of dojo_nb spells one of these names: they import them from here.
@@ -23,6 +24,12 @@ REPLAY_JSON = "replay.json"
 REPLAY_NOTEBOOK = "replay.ipynb"
 REPLAY_SANDBOX = "replay-sandbox"
 REPORT = "report.html"
+#: The LLM agent's requests and replies, one JSON line per model call (`dojo_nb.record.model_calls`).
+MODEL_CALLS = "model_calls.jsonl"
+#: A search agent's tree beside its episode: SEARCH/JOURNAL (one line per node), SEARCH/NODES/<id>/.
+SEARCH = "search"
+SEARCH_JOURNAL = "journal.jsonl"
+SEARCH_NODES = "nodes"
 
 SANDBOX = "sandbox"
 SUBMISSIONS = "submissions"
@@ -37,7 +44,7 @@ VALIDATE_TMP = ".validate.tmp"
 
 #: The episode folder's own files: a link at one of these names is never followed.
 EPISODE_FILES = frozenset({TRAJECTORY, SOLUTION, SUMMARY, REPLAY_JSON, REPLAY_NOTEBOOK, REPLAY_SANDBOX,
-                           REPORT})
+                           REPORT, MODEL_CALLS})
 #: What a run leaves on disk when it went well (the order `EpisodeOutcome.written` lists them).
 RUN_FILES = (TRAJECTORY, SOLUTION, SUMMARY, REPLAY_JSON)
 #: The folders a resume writes to (and bind-mounts), relative to the episode folder.
@@ -83,6 +90,10 @@ class EpisodeLayout:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def model_calls(self) -> Path:
+        return self.root / MODEL_CALLS
 
     @property
     def sandbox(self) -> Path:

@@ -83,6 +83,8 @@ class EpisodeMeta(_Meta):
     resumes: list[dict[str, Any]] = field(default_factory=list)
     rules: dict[str, Any] | None = None    # feedback, submission budget, reward mode (dojo_nb.env.rules)
     kernel_facts: dict[str, Any] | None = None  # hardware and packages the reset text told
+    episode_uid: str | None = None     # random, made at reset: the folder's own id (export's episode_id)
+    seconds_left_at_reset: float | None = None  # what the first observation said
     # written when the episode ends
     final: dict[str, Any] | None = None
     end_reason: str | None = None
@@ -149,6 +151,9 @@ class CellMeta(_Meta):
     trajectory_cell_index: int | None = None  # solution.ipynb: where the cell came from
     durations: dict[str, Any] | None = None   # wall_s, kernel_cpu_s, budget_share (dojo_nb.env.progress)
     reward_components: dict[str, Any] | None = None  # milestones seen after the step
+    observation_text: str | None = None       # an event's observation text, when its cell does not say it
+    steps_left: int | None = None             # the budget the step's observation showed
+    seconds_left: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -123,11 +123,36 @@ def recorded_observation_text(cell: Mapping[str, Any], cell_index: int) -> str:
         return text if text else "(no output)"
     if meta.action_type == "add_markdown":
         return f"markdown cell {cell_index} added"
+    if isinstance(meta.observation_text, str):  # recorded because the cell's own text differs
+        return meta.observation_text
     body = _EVENT_HEAD.sub("", str(cell.get("source") or ""), count=1)
     fenced = _FENCED.search(body)
     if fenced:
         body = body[:fenced.start()].rstrip() + "\n\n" + fenced.group(2)
     return body.strip()
+
+
+#: The task's facts a chat model's first message lists (after the reset text).
+TASK_FACT_KEYS = ("id", "type", "metric", "lower_is_better", "id_column", "target_columns", "submission_kind")
+
+
+def task_message(reset: str, task: Mapping[str, Any], steps_left: Any, seconds_left: Any, max_chars: int) -> str:
+    """A chat model's first user message: the reset text, the task's facts, the budget left."""
+    facts = {k: task.get(k) for k in TASK_FACT_KEYS if k in task}
+    text = (f"{reset}\n\nTask facts: {json.dumps(facts, default=str)}\n"
+            f"Steps left: {steps_left}; seconds left: {float(seconds_left or 0):.0f}.")
+    return truncate_middle(text, max_chars)
+
+
+def recorded_observation(cell: Mapping[str, Any], cell_index: int, *, steps_left: Any,
+                         seconds_left: Any) -> dict[str, Any]:
+    """The parts of a step's observation `agent_observation` reads, rebuilt from the step's cell
+    (the budget left from the cell when it was recorded there, else the caller's estimate)."""
+    meta = CellMeta.of(cell)
+    return {"status": meta.status, "text": recorded_observation_text(cell, cell_index),
+            "message": meta.message, "grading": meta.grading, "cell_index": cell_index,
+            "steps_left": meta.steps_left if meta.steps_left is not None else steps_left,
+            "seconds_left": meta.seconds_left if meta.seconds_left is not None else seconds_left}
 
 
 def agent_observation(obs: Mapping[str, Any], max_chars: int) -> str:
@@ -139,7 +164,7 @@ def agent_observation(obs: Mapping[str, Any], max_chars: int) -> str:
         lines.append(f"message: {message}")
     grading = obs.get("grading")
     if grading:
-        lines.append("grading: " + json.dumps(grading, default=str))
+        lines.append("grading: " + json.dumps(grading, default=str, sort_keys=True))  # as a notebook keeps it
     lines.append(f"cell {obs.get('cell_index')}; steps left {obs.get('steps_left')}; "
                  f"seconds left {float(obs.get('seconds_left') or 0):.0f}")
     if text:
@@ -147,5 +172,6 @@ def agent_observation(obs: Mapping[str, Any], max_chars: int) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["agent_observation", "facts_sentence", "feedback_sentence", "input_listing", "recorded_observation_text", "reset_text",
-           "truncate_end", "truncate_middle"]
+__all__ = ["TASK_FACT_KEYS", "agent_observation", "facts_sentence", "feedback_sentence", "input_listing",
+           "recorded_observation", "recorded_observation_text", "reset_text", "task_message", "truncate_end",
+           "truncate_middle"]

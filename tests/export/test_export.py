@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from dojo_nb.actions import ACTION_TYPES, Action, parse_action
 from dojo_nb.cli import app
-from dojo_nb.export import export, load_episode, ExportError
+from dojo_nb.agents.llm import MAX_OBSERVATION_CHARS
+from dojo_nb.export import export, load_episode, sft_record, ExportError
+from dojo_nb.record.view import agent_observation
 from dojo_nb.runners.episodes import run_episode
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -62,12 +64,14 @@ def test_sft_writes_one_chat_record_per_episode(episode: dict[str, Any], tmp_pat
         assert isinstance(action, Action), action
         actions.append((action, result_msg["content"]))
 
-    # The baseline's markdown notes became assistant content; code and observations are the real ones.
+    # The baseline's markdown notes became assistant content; each tool result is what the LLM
+    # agent would have been shown for the observation the env really returned (its own renderer).
     summary = episode["summary"]
     obs = episode["observations"]
-    code_obs = [o["text"] for o in obs if o["action_type"] == "execute_code"]
-    exported_code = [text for a, text in actions if a.type == "execute_code"]
-    assert exported_code == code_obs
+    shown = [agent_observation(o, MAX_OBSERVATION_CHARS) for o in obs if o["action_type"] != "add_markdown"]
+    assert [text for _, text in actions] == shown
+    assert msgs[1]["content"].startswith(msgs[1]["content"].split("\n\nTask facts:")[0])
+    assert "Task facts:" in msgs[1]["content"] and "Steps left:" in msgs[1]["content"]
     assert any((m.get("content") or "").startswith("**Plan.**") for m in pairs if m["role"] == "assistant")
     assert actions[-1][0].to_dict() == {"type": "submit", "final": True}
     n_markdown = sum(o["action_type"] == "add_markdown" for o in obs)
@@ -79,15 +83,19 @@ def test_sft_writes_one_chat_record_per_episode(episode: dict[str, Any], tmp_pat
     assert meta["valid"] is True and meta["end_reason"] == "final_submit"
 
 
-def test_sft_options_object_arguments_and_markdown_as_tool(episode: dict[str, Any], tmp_path: Path) -> None:
+def test_sft_markdown_as_tool_and_arguments_always_strings(episode: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "sft.jsonl"
-    report = export("sft", [episode["dir"]], out, markdown="tool", arguments="object")
+    report = export("sft", [episode["dir"]], out, markdown="tool")
     assert report.records == 1 and not report.failed
-    msgs = _read_jsonl(out)[0]["messages"]
-    calls = [m["tool_calls"][0]["function"] for m in msgs if m.get("tool_calls")]
+    rec = _read_jsonl(out)[0]
+    calls = [m["tool_calls"][0]["function"] for m in rec["messages"] if m.get("tool_calls")]
     assert len(calls) == episode["summary"]["steps"]          # every step, markdown included
-    assert all(isinstance(c["arguments"], dict) for c in calls)
+    assert all(isinstance(c["arguments"], str) for c in calls)
     assert calls[0]["name"] == "add_markdown"
+    details = rec["metadata"]["step_details"]                 # durations per step in SFT too
+    assert len(details) == episode["summary"]["steps"] and all(d["wall_s"] is not None for d in details)
+    with pytest.raises(ValueError, match="always JSON strings"):
+        sft_record(load_episode(episode["dir"]), arguments="object")
 
 
 def test_rl_transitions_follow_the_episode(episode: dict[str, Any], tmp_path: Path) -> None:
@@ -105,6 +113,7 @@ def test_rl_transitions_follow_the_episode(episode: dict[str, Any], tmp_path: Pa
         assert nxt["observation"] == prev["next_observation"]
     assert [r["action_type"] for r in rows] == [o["action_type"] for o in episode["observations"]]
     assert "Iris" in rows[0]["observation"]
+    assert all(r["durations"]["wall_s"] is not None and r["search"] is None for r in rows)
 
 
 def test_corrupt_and_missing_episodes_are_skipped_with_a_message(episode: dict[str, Any], tmp_path: Path) -> None:
