@@ -27,3 +27,28 @@ def _no_leftovers_of_killed_drivers() -> Iterator[None]:
     from dojo_nb.kernel import gc
 
     gc.collect(docker=False)
+
+
+#: Test modules that share state on disk beyond the task cache (which is safe to share: a
+#: preparation is renamed into place atomically) run on one xdist worker, one after another.
+_SHARED_GROUPS = {
+    # the catalogue's imported-tasks folder: tests import, overwrite and remove competitions in it
+    "imported-tasks": ("tests/tasks/test_mlebench_", "tests/tasks/test_mledojo_", "tests/tasks/test_competition_"),
+    # the views' session-scoped episodes, and the one JupyterLab server of the browser tests
+    "views": ("tests/report/", "tests/browser/"),
+}
+
+
+def _xdist_group(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    for group, prefixes in _SHARED_GROUPS.items():
+        if path.startswith(prefixes):
+            return group
+    return path  # one module, one worker: its module- and session-scoped fixtures are built once
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``-n N --dist loadgroup`` (the default run, see pyproject.toml), keep each module on
+    one worker, and the modules of a shared group together."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item.nodeid)))

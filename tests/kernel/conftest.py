@@ -56,11 +56,17 @@ def session(backend: str, episode_root: Path) -> Iterator[SyncKernelSession]:
         s.close()
 
 
-def kernel_processes() -> list[psutil.Process]:
-    """ipykernel processes started by this test run (any backend's host-side process)."""
+def kernel_processes(ours: bool = False) -> list[psutil.Process]:
+    """dojo-nb ipykernel processes on this machine (any backend's host-side process); with `ours`,
+    only this test process's descendants, so another test run beside this one (an xdist worker,
+    a second checkout) does not count."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
+    procs = psutil.Process().children(recursive=True) if ours else psutil.process_iter()
+    for proc in procs:
+        try:
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
         if "ipykernel_launcher" in cmd and "dojo-nb" in cmd:
             found.append(proc)
     return found

@@ -83,12 +83,12 @@ def _wait_gone(pids: set[int], seconds: float = 15) -> set[int]:
 
 
 def test_twenty_sessions_leave_no_kernel(tmp_path: Path) -> None:
-    before = {p.pid for p in kernel_processes()}
+    before = {p.pid for p in kernel_processes(ours=True)}
     for i in range(20):
         root = tmp_path / f"ep{i}"
         with SyncKernelSession(SandboxSpec(root=root), backend="local") as s:
             assert s.execute("1", timeout=30).status == "ok"
-    leftover = _wait_gone({p.pid for p in kernel_processes()} - before)
+    leftover = _wait_gone({p.pid for p in kernel_processes(ours=True)} - before)
     assert not leftover, f"kernel processes left: {leftover}"
 
 
