@@ -54,7 +54,8 @@ def build_report(episode: EpisodeData) -> str:
             continue
         body_cells.append(render_cell(cell, i, anchor=f"cell-{i}"))
     title = f"{episode.task_id} — {episode.agent}"
-    chart = score_chart([Series(episode.label, episode.submissions, episode.n_steps)])
+    chart = score_chart([Series(episode.label, episode.submissions, episode.n_steps)],
+                        lower_is_better=episode.lower_is_better, metric=episode.metric)
     body = (
         f"<header><h1>dojo-nb report: {esc(title)}</h1>"
         f'<div class="subtitle">{esc(str(episode.path))} · started {esc(episode.meta.started_at or "?")}'
