@@ -42,6 +42,21 @@ def problems_banner(problems: list[str]) -> str:
     return "".join(f'<div class="banner">{esc(p)}</div>' for p in problems)
 
 
+def _search_note(episode: EpisodeData) -> str:
+    """For a search agent's episode: how big its tree is, and a link to the tree page."""
+    from dojo_nb.record.search_tree import load_search_tree
+
+    tree = load_search_tree(episode.path)
+    if tree is None:
+        return ""
+    best = tree.best
+    chosen = f"; it chose node {esc(best)}" if best else "; no node was chosen"
+    return (f'<section id="search"><h2>Search</h2><p>This episode ran a tree search of '
+            f"{len(tree.nodes)} nodes{chosen}: the cells below replay the chosen one. "
+            f'<a href="{esc(layout.SEARCH_PAGE)}">The search tree</a> (written next to this report) '
+            "shows every node, its cells and a runnable notebook of each.</p></section>")
+
+
 def build_report(episode: EpisodeData) -> str:
     """The whole HTML page for one episode."""
     nb = episode.nb
@@ -54,6 +69,7 @@ def build_report(episode: EpisodeData) -> str:
             continue
         body_cells.append(render_cell(cell, i, anchor=f"cell-{i}"))
     title = f"{episode.task_id} — {episode.agent}"
+    search = _search_note(episode)
     chart = score_chart([Series(episode.label, episode.submissions, episode.n_steps)],
                         lower_is_better=episode.lower_is_better, metric=episode.metric)
     body = (
@@ -62,7 +78,7 @@ def build_report(episode: EpisodeData) -> str:
         f"</div></header>"
         f"{problems_banner(episode.problems)}"
         f'<section id="summary"><h2>Summary</h2>{summary_table([episode])}</section>'
-        f'<section id="scores"><h2>Score over steps</h2>{chart}</section>'
+        f'<section id="scores"><h2>Score over steps</h2>{chart}</section>{search}'
         f'<section id="cells"><h2>Cells ({len(nb.cells)})</h2>{description}{"".join(body_cells)}</section>'
     )
     return page(f"dojo-nb report: {title}", body)
