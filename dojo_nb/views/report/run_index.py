@@ -132,7 +132,7 @@ def collect(root: Path | str, out: Path | str | None = None, *,
             ep = load_episode(path)
             row = row_of(ep, folder)
         except Exception as exc:  # noqa: BLE001 - ReportError and anything a crafted folder provokes
-            message = str(exc).replace(f"{path}/", "").replace(str(path), folder)
+            message = str(exc).replace(str(path), folder)  # the row names its folder already: keep it short
             rows.append(IndexRow(folder=folder, error=f"{type(exc).__name__}: {message}"[:500]))
             continue
         _episode_pages(ep, row, out_dir)

@@ -103,7 +103,7 @@ def tree_svg(tree: SearchTree) -> str:
 
 
 def _dot(color: str) -> str:
-    return (f'<svg width="12" height="12" viewBox="0 0 12 12" aria-hidden="true">'
+    return (f'<svg class="dot" width="12" height="12" viewBox="0 0 12 12" aria-hidden="true">'
             f'<circle cx="6" cy="6" r="5" fill="{color}"/></svg>')
 
 
