@@ -127,6 +127,7 @@ def test_run_index_page(browser: Browser, run_dir: Path, img_dir: Path) -> None:
     body = page.inner_text("body")
     for task in TASKS:
         assert task in body
+    page.screenshot(path=str(img_dir / "run-index.png"))   # as written: by task, then agent
     # sorting: one click on "private score" sorts ascending, a second descending (numbers, not text)
     col = page.eval_on_selector_all("#leaderboard thead th", "ths => ths.map(t => t.textContent.trim())").index(
         "private score")
@@ -139,7 +140,6 @@ def test_run_index_page(browser: Browser, run_dir: Path, img_dir: Path) -> None:
     assert down == sorted(up, reverse=True)
     assert page.get_attribute(f"#leaderboard thead th:nth-child({col + 1})", "aria-sort") == "descending"
     _clean(page, requests)
-    page.screenshot(path=str(img_dir / "run-index.png"))
 
     # every link on the page opens a file that exists; a compare page and a report open cleanly
     hrefs = page.eval_on_selector_all("#leaderboard a", "links => links.map(a => a.href)")
@@ -179,7 +179,7 @@ def test_search_tree_page(browser: Browser, search_episode: Path, img_dir: Path)
             fill = page.eval_on_selector(f"{g} circle", "c => getComputedStyle(c).fill")
             assert fill == colours[n["status"]], (n["id"], fill)
         if n["score"] is not None:
-            assert f"{n['score']:.4g}" in page.inner_text(g)
+            assert f"{n['score']:.4g}" in page.text_content(g)
     # the winning path: from a draft down to the chosen node, in gold
     by_id = {n["id"]: n for n in journal}
     path, node = [], search["best"]

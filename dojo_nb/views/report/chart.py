@@ -128,7 +128,7 @@ def score_chart(series: Sequence[Series], *, title: str = "Score over steps", lo
         parts.append(f'<text x="{_L + pw / 2:.1f}" y="{_T + ph / 2:.1f}" text-anchor="middle">'
                      "no submissions</text>")
     parts.append("</svg>")
-    inverted = " (inverted: lower is better, so better is up)" if lower_is_better and publics else ""
+    inverted = "; inverted: lower is better, so better is up" if lower_is_better and publics else ""
     key = ('<div class="legend-key">● / solid: position score (left axis) · □ / dashed: public score '
            f'(right axis{inverted}) · ✕: invalid submission</div>')
     return "".join(parts) + key

@@ -79,7 +79,7 @@ table.board { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
 table.board th, table.board td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; }
 table.board th { background: var(--bg); position: sticky; top: 0; }
 table.board td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.board tr.broken td { background: #ffebe9; }
+table.board tr.broken td { background: #ffebe9; } table.board td a { white-space: nowrap; }
 table.board th button { font: inherit; font-weight: 600; border: 0; background: none; padding: 0;
                         cursor: pointer; color: inherit; }
 table.board th[aria-sort="ascending"] button::after { content: " ▲"; }
