@@ -57,14 +57,14 @@ def _write_run_index(run_dir: Path, out: Optional[Path]) -> list[Path]:
                   transient=True) as progress:
         bar = progress.add_task(f"reading {run_dir}", total=None)
         index = write_run_index(run_dir, out, on_episode=lambda f: progress.update(bar, description=f))
-    if not index.rows:
+    if not index.rows and index.tree is None:
         typer.echo(f"{run_dir}: no {layout.TRAJECTORY} here or in its sub-folders "
                    "(is this an episode folder or a run?)", err=True)
         raise typer.Exit(2)
     broken = [r for r in index.rows if r.error]
     console.print(f"{len(index.rows)} episodes, {len(broken)} with an error; "
                   f"{len(index.written)} pages and files written", highlight=False)
-    return [p for p in index.written if p.name == layout.RUN_INDEX]
+    return [p for p in index.written if p.name in (layout.SEARCH_PAGE, layout.RUN_INDEX)]
 
 
 def _write_in_episode(episode_dir: Path) -> Path:

@@ -119,3 +119,38 @@ def test_not_a_run_fails_cleanly(tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", str(empty)])
     assert res.exit_code == 2 and "no trajectory.ipynb here" in res.output, res.output
     assert "Traceback" not in res.output
+
+
+def _crafted_search(folder: Path, node_episode: Path) -> None:
+    """A search folder beside an episode: a two-node journal, one node episode (a real one)."""
+    nodes = [{"id": "000-draft", "parent": None, "stage": "draft", "status": "good", "score": 0.9},
+             {"id": "001-improve", "parent": "000-draft", "stage": "improve", "status": "buggy", "score": None}]
+    search = folder / "search"
+    (search / "nodes").mkdir(parents=True)
+    (search / "journal.jsonl").write_text("".join(json.dumps(n) + "\n" for n in nodes))
+    (search / "search.json").write_text(json.dumps({"best": "000-draft", "selection": "highest VALIDATION_SCORE"}))
+    _copy(node_episode, search / "nodes" / "000-draft")
+
+
+def test_search_episodes_in_a_run(episodes: Episodes, tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    ep = _copy(episodes.baseline, root / "search-agent")
+    _crafted_search(ep, episodes.hostile)
+    # run_search's own folder: OUT/search and OUT/final
+    out = root / "run-search"
+    _copy(episodes.baseline, out / "final")
+    _crafted_search(out, episodes.hostile)
+    index = write_run_index(root)
+    assert [r.folder for r in index.rows] == ["run-search/final", "search-agent"]  # node episodes are not rows
+    row = next(r for r in index.rows if r.folder == "search-agent")
+    assert row.tree and (root / unquote(row.tree)).name == "search-tree.html"
+    tree_page = (root / unquote(row.tree)).read_text()
+    assert 'id="node-000-draft"' in tree_page and 'href="nodes/000-draft/solution.ipynb"' not in tree_page
+    assert "search/nodes/000-draft/solution.ipynb" in unquote(tree_page)
+    # the report of a search episode links its tree page
+    assert 'href="search-tree.html"' in (ep / "report.html").read_text()
+    # the run-search folder's tree is the run's own: only when the root itself holds a search
+    assert index.tree is None
+    sub = write_run_index(out)
+    assert sub.tree == "search-tree.html" and (out / "search-tree.html").is_file()
+    assert 'href="search-tree.html"' in (out / "index.html").read_text()

@@ -35,6 +35,7 @@ from dojo_nb.views.report.page import page
 from dojo_nb.views.report.report import build_report, problems_banner
 from dojo_nb.views.report.sortable import (SORT_SCRIPT, Cell, Column, number_cell, sortable_table,
                                            text_cell)
+from dojo_nb.views.report.tree import write_tree_page
 
 #: Compare pages written per task at most (pairs of its first episodes): n episodes make n(n-1)/2.
 MAX_PAIRS_PER_TASK = 15
@@ -94,12 +95,11 @@ class RunIndex:
     rows: list[IndexRow]
     problems: list[str]
     written: list[Path] = field(default_factory=list)
+    tree: str | None = None        # the folder's own search tree (`run_search`'s OUT/search), if any
 
 
 def _episode_pages(ep: EpisodeData, row: IndexRow, out: Path) -> None:
     """The episode's report (and search-tree page) next to it, linked from the row."""
-    from dojo_nb.views.report.tree import write_tree_page
-
     try:
         path = safe_io.write_text(ep.path, layout.REPORT, build_report(ep))
         row.report = _href(path, out)
@@ -114,8 +114,11 @@ def _episode_pages(ep: EpisodeData, row: IndexRow, out: Path) -> None:
 
 
 def collect(root: Path | str, out: Path | str | None = None, *,
-            on_episode: Callable[[str], None] | None = None) -> tuple[RunIndex, dict[int, EpisodeData]]:
-    """Read every episode under `root` (and write its report); bad ones become error rows."""
+            on_episode: Callable[[str], None] | None = None) -> tuple[RunIndex, dict[int, Path]]:
+    """Read every episode under `root` (and write its report); bad ones become error rows.
+
+    Returns the index and, per row that was read, its folder (episodes are not kept in memory:
+    a run of hundreds would hold every notebook)."""
     root = Path(root).expanduser().resolve()
     out_dir = Path(out).resolve() if out is not None else root
     walk = find_episodes(root)
@@ -123,7 +126,7 @@ def collect(root: Path | str, out: Path | str | None = None, *,
     if walk.truncated:
         problems.append(f"the walk stopped at {len(walk.episodes)} episode folders; some are not listed")
     rows: list[IndexRow] = []
-    loaded: dict[int, EpisodeData] = {}
+    loaded: dict[int, Path] = {}
     for path in walk.episodes:
         folder = path.relative_to(root).as_posix()
         if on_episode is not None:
@@ -136,7 +139,7 @@ def collect(root: Path | str, out: Path | str | None = None, *,
             rows.append(IndexRow(folder=folder, error=f"{type(exc).__name__}: {message}"[:500]))
             continue
         _episode_pages(ep, row, out_dir)
-        loaded[len(rows)] = ep
+        loaded[len(rows)] = path
         rows.append(row)
     order = sorted(range(len(rows)), key=lambda i: (rows[i].task is None, rows[i].task or "",
                                                     rows[i].agent or "", rows[i].folder))
@@ -144,8 +147,9 @@ def collect(root: Path | str, out: Path | str | None = None, *,
             {new: loaded[old] for new, old in enumerate(order) if old in loaded})
 
 
-def write_compares(index: RunIndex, loaded: dict[int, EpisodeData], out: Path) -> None:
-    """Compare pages for pairs of episodes of one task, under ``out/compare/``."""
+def write_compares(index: RunIndex, loaded: dict[int, Path], out: Path) -> None:
+    """Compare pages for pairs of episodes of one task, under ``out/compare/`` (one task's
+    episodes in memory at a time)."""
     by_task: dict[str, list[int]] = {}
     for i, row in enumerate(index.rows):
         if i in loaded and row.task:
@@ -155,10 +159,14 @@ def write_compares(index: RunIndex, loaded: dict[int, EpisodeData], out: Path) -
         if len(pairs) > MAX_PAIRS_PER_TASK:
             index.problems.append(f"{task}: {len(pairs)} pairs of episodes; compare pages for the first "
                                   f"{MAX_PAIRS_PER_TASK} only")
+        episodes: dict[int, EpisodeData] = {}
         for ia, ib in pairs[:MAX_PAIRS_PER_TASK]:
             name = f"{layout.RUN_COMPARE_DIR}/{_slug(task)}-{ia + 1}-vs-{ib + 1}.html"
-            a, b = loaded[ia], loaded[ib]
             try:
+                for i in (ia, ib):
+                    if i not in episodes:
+                        episodes[i] = load_episode(loaded[i])
+                a, b = episodes[ia], episodes[ib]
                 path = safe_io.write_text(out, name, build_compare(a, b))
             except Exception as exc:  # noqa: BLE001
                 index.problems.append(f"{task}: compare of rows {ia + 1} and {ib + 1} not written ({exc})")
@@ -244,13 +252,15 @@ def build_index_page(index: RunIndex) -> str:
     tasks = sorted({r.task for r in rows if r.task})
     broken = sum(1 for r in rows if r.error and r.task is None)
     title = f"dojo-nb run: {index.root.name}"
+    tree = (f'<p>This folder holds a search: <a href="{esc(index.tree)}">its search tree</a>.</p>'
+            if index.tree else "")
     body = (
         f"<header><h1>{esc(title)}</h1>"
         f'<div class="subtitle">{esc(str(index.root))} · {_count(len(rows), "episode")} · '
         f'{_count(len(tasks), "task")} · {_count(len(agents), "agent")}'
         f'{f" · {broken} unreadable" if broken else ""} · written '
         f'{esc(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))}</div></header>'
-        f"{problems_banner(index.problems)}"
+        f"{problems_banner(index.problems)}{tree}"
         f'<section id="medals"><h2>Medals per agent</h2>{sortable_table(cols, medal_rows, table_id="agents")}'
         '<p class="muted">As MLE-bench counts them: the final (graded) submission of each episode against '
         "the task's leaderboard. Click a header to sort.</p></section>"
@@ -289,6 +299,14 @@ def write_run_index(root: Path | str, out: Path | str | None = None, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     index, loaded = collect(root, out_dir, on_episode=on_episode)
     write_compares(index, loaded, out_dir)
+    try:
+        tree = write_tree_page(root, out_dir / layout.SEARCH_PAGE if out_dir != root else None)
+    except Exception as exc:  # noqa: BLE001
+        index.problems.append(f"the folder's search tree page was not written ({exc})")
+        tree = None
+    if tree is not None:
+        index.written.append(tree)
+        index.tree = _href(tree, out_dir)
     for name, text in ((layout.RUN_INDEX_JSON, index_json(index)), (layout.RUN_INDEX_CSV, index_csv(index)),
                        (layout.RUN_INDEX, build_index_page(index))):
         index.written.append(safe_io.write_text(out_dir, name, text))
