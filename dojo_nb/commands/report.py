@@ -62,8 +62,10 @@ def _write_run_index(run_dir: Path, out: Optional[Path]) -> list[Path]:
                    "(is this an episode folder or a run?)", err=True)
         raise typer.Exit(2)
     broken = [r for r in index.rows if r.error]
-    console.print(f"{len(index.rows)} episodes, {len(broken)} with an error; "
-                  f"{len(index.written)} pages and files written", highlight=False)
+    reports = sum(1 for r in index.rows if r.report)
+    compares = sum(1 for p in index.written if p.parent.name == layout.RUN_COMPARE_DIR)
+    console.print(f"{len(index.rows)} episodes, {len(broken)} with an error; {reports} reports (next to "
+                  f"their episodes), {compares} compare pages, the index as HTML, JSON and CSV", highlight=False)
     return [p for p in index.written if p.name in (layout.SEARCH_PAGE, layout.RUN_INDEX)]
 
 

@@ -30,7 +30,7 @@ from dojo_nb.record.runs import find_episodes
 from dojo_nb.views.report.compare import build_compare
 from dojo_nb.views.report.episode import EpisodeData, _number, load_episode
 from dojo_nb.views.report.html import esc
-from dojo_nb.views.report.medals import MEDALS
+from dojo_nb.views.report.medals import MEDALS, medal_thresholds
 from dojo_nb.views.report.page import page
 from dojo_nb.views.report.report import build_report, problems_banner
 from dojo_nb.views.report.sortable import (SORT_SCRIPT, Cell, Column, number_cell, sortable_table,
@@ -41,7 +41,7 @@ from dojo_nb.views.report.tree import write_tree_page
 MAX_PAIRS_PER_TASK = 15
 CSV_FIELDS = ("folder", "task", "agent", "steps", "valid", "public_score", "private_score",
               "public_position_score", "private_position_score", "medal", "above_median", "reproduced",
-              "elapsed_s", "lower_is_better", "error")
+              "elapsed_s", "metric", "lower_is_better", "error")
 
 
 @dataclass
@@ -62,6 +62,7 @@ class IndexRow:
     reproduced: bool | None = None
     elapsed_s: float | None = None
     lower_is_better: bool | None = None
+    metric: str | None = None
     error: str | None = None                 # why the episode cannot be read, or a page not written
     report: str | None = None                # links, relative to the index page
     tree: str | None = None
@@ -76,7 +77,7 @@ def row_of(ep: EpisodeData, folder: str) -> IndexRow:
         public_score=_number(final.get("public_score")), private_score=ep.final_private_score,
         public_position_score=ep.final_public_position, private_position_score=ep.final_private_position,
         medal=ep.medal, above_median=above if isinstance(above, bool) else None, reproduced=ep.reproduced,
-        elapsed_s=ep.elapsed_s, lower_is_better=ep.lower_is_better)
+        elapsed_s=ep.elapsed_s, lower_is_better=ep.lower_is_better, metric=ep.metric or None)
 
 
 def _slug(text: str) -> str:
@@ -155,7 +156,10 @@ def write_compares(index: RunIndex, loaded: dict[int, Path], out: Path) -> None:
         if i in loaded and row.task:
             by_task.setdefault(row.task, []).append(i)
     for task, members in by_task.items():
-        pairs = list(combinations(members, 2))
+        # Two agents side by side first, then neighbours in the table: with many episodes the
+        # pages kept spread over the episodes instead of all pairing the first one.
+        pairs = sorted(combinations(members, 2), key=lambda p: (
+            index.rows[p[0]].agent == index.rows[p[1]].agent, p[1] - p[0], p[0]))
         if len(pairs) > MAX_PAIRS_PER_TASK:
             index.problems.append(f"{task}: {len(pairs)} pairs of episodes; compare pages for the first "
                                   f"{MAX_PAIRS_PER_TASK} only")
@@ -233,6 +237,25 @@ def _board_row(i: int, row: IndexRow) -> list[Cell]:
             number_cell(row.elapsed_s, ".1f"), Cell(" · ".join(links)), text_cell(row.folder)]
 
 
+def _task_table(rows: list[IndexRow]) -> str:
+    """Per task: metric and direction, episodes, the best private score (and whose), the thresholds."""
+    cols = (Column("task"), Column("metric"), Column("episodes", True), Column("best private score", True),
+            Column("by"), Column("gold", True), Column("silver", True), Column("bronze", True),
+            Column("median", True))
+    out = []
+    for task in sorted({r.task for r in rows if r.task}):
+        mine = [r for r in rows if r.task == task]
+        lower = bool(mine[0].lower_is_better)
+        scored = [r for r in mine if r.valid and r.private_score is not None]
+        best = (min if lower else max)(scored, key=lambda r: r.private_score) if scored else None
+        t = dict(medal_thresholds(task))
+        metric = f"{mine[0].metric or '?'} ({'lower' if lower else 'higher'} is better)"
+        out.append([text_cell(task), text_cell(metric), number_cell(float(len(mine)), ".0f"),
+                    number_cell(best.private_score if best else None), text_cell(best.agent if best else None),
+                    *(number_cell(t.get(k)) for k in (*MEDALS, "median"))])
+    return sortable_table(cols, out, table_id="tasks")
+
+
 def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
@@ -264,6 +287,9 @@ def build_index_page(index: RunIndex) -> str:
         f'<section id="medals"><h2>Medals per agent</h2>{sortable_table(cols, medal_rows, table_id="agents")}'
         '<p class="muted">As MLE-bench counts them: the final (graded) submission of each episode against '
         "the task's leaderboard. Click a header to sort.</p></section>"
+        f'<section id="tasks"><h2>Tasks</h2>{_task_table(rows)}<p class="muted">Medal thresholds: the '
+        "scores the task's leaderboard on this installation gives gold, silver and bronze (empty: no "
+        "board here).</p></section>"
         f'<section id="board"><h2>Leaderboard</h2>{board}'
         f'<p class="muted">The same data: <a href="{esc(layout.RUN_INDEX_JSON)}">{esc(layout.RUN_INDEX_JSON)}</a>'
         f' · <a href="{esc(layout.RUN_INDEX_CSV)}">{esc(layout.RUN_INDEX_CSV)}</a>. Scores are the graded '
