@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
+import pytest
 
 from dojo_nb.env.scoring import FINAL_RULE
 from dojo_nb.tasks import load_task
@@ -55,11 +56,18 @@ def test_summary_shows_the_medal_thresholds_of_the_task_board(episodes: Episodes
     assert shown.startswith(f"gold {op} {t['gold']:.6g} · silver {op} {t['silver']:.6g} · "
                             f"bronze {op} {t['bronze']:.6g}"), shown
     assert "higher is better" in _row(text, "task")
+    # the final grade kept the board's thresholds, so a report read elsewhere shows the same
+    recorded = json.loads((episodes.baseline / "summary.json").read_text())["final"]["medal_thresholds"]
+    assert recorded == pytest.approx(t)
+    assert "this installation" not in shown
 
 
-def test_unknown_task_shows_no_thresholds(episodes: Episodes, tmp_path: Path) -> None:
-    ep = _retasked(episodes.baseline, tmp_path / "other", "no-such-task")
-    assert _row(build_report(load_episode(ep)), "medal thresholds").startswith("unknown")
+def test_thresholds_of_an_episode_that_recorded_none(episodes: Episodes, tmp_path: Path) -> None:
+    ep = _retasked(episodes.baseline, tmp_path / "old", TASK, drop_thresholds=True)
+    assert _row(build_report(load_episode(ep)), "medal thresholds").endswith(
+        "(this installation&#x27;s board; the episode recorded none)")
+    other = _retasked(episodes.baseline, tmp_path / "other", "no-such-task", drop_thresholds=True)
+    assert _row(build_report(load_episode(other)), "medal thresholds").startswith("unknown")
 
 
 def _ys(svg: str) -> list[float]:
@@ -94,11 +102,14 @@ def test_sanitizer_note_only_for_active_content() -> None:
     assert "&lt;style&gt;" not in render_data({"text/html": table + XSS_HTML})
 
 
-def _retasked(src: Path, dest: Path, task_id: str) -> Path:
-    """A copy of an episode that claims another task (a crafted folder, as a reader might get)."""
+def _retasked(src: Path, dest: Path, task_id: str, drop_thresholds: bool = False) -> Path:
+    """A copy of an episode that claims another task (a crafted folder, as a reader might get),
+    optionally without the thresholds its final grade kept (as episodes from before they were)."""
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("sandbox"))
     summary = json.loads((dest / "summary.json").read_text())
     summary["task"]["id"] = task_id
+    if drop_thresholds:
+        summary["final"].pop("medal_thresholds")
     (dest / "summary.json").write_text(json.dumps(summary))
     return dest
 

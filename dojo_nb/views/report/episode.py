@@ -182,7 +182,7 @@ class EpisodeData(EpisodeRecord):
             ("position score", f"public {fmt(self.final_public_position, '.4f')} · "
                                f"private {fmt(self.final_private_position, '.4f')}"),
             ("medal", self.medal or "none"),
-            ("medal thresholds", thresholds_text(self.task_id, self.lower_is_better)),
+            ("medal thresholds", thresholds_text(self.task_id, self.lower_is_better, self.final)),
             ("reproduced", self.reproduced_text()),
             ("end", self.end_reason),
         ]

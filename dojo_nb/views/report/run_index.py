@@ -30,7 +30,7 @@ from dojo_nb.record.runs import find_episodes
 from dojo_nb.views.report.compare import build_compare
 from dojo_nb.views.report.episode import EpisodeData, _number, load_episode
 from dojo_nb.views.report.html import esc
-from dojo_nb.views.report.medals import MEDALS, medal_thresholds
+from dojo_nb.views.report.medals import MEDALS, medal_thresholds, recorded_thresholds
 from dojo_nb.views.report.page import page
 from dojo_nb.views.report.report import build_report, problems_banner
 from dojo_nb.views.report.sortable import (SORT_SCRIPT, Cell, Column, number_cell, sortable_table,
@@ -63,6 +63,7 @@ class IndexRow:
     elapsed_s: float | None = None
     lower_is_better: bool | None = None
     metric: str | None = None
+    thresholds: dict[str, float] | None = None   # as the final grade recorded them
     error: str | None = None                 # why the episode cannot be read, or a page not written
     report: str | None = None                # links, relative to the index page
     tree: str | None = None
@@ -77,7 +78,8 @@ def row_of(ep: EpisodeData, folder: str) -> IndexRow:
         public_score=_number(final.get("public_score")), private_score=ep.final_private_score,
         public_position_score=ep.final_public_position, private_position_score=ep.final_private_position,
         medal=ep.medal, above_median=above if isinstance(above, bool) else None, reproduced=ep.reproduced,
-        elapsed_s=ep.elapsed_s, lower_is_better=ep.lower_is_better, metric=ep.metric or None)
+        elapsed_s=ep.elapsed_s, lower_is_better=ep.lower_is_better, metric=ep.metric or None,
+        thresholds=dict(recorded_thresholds(ep.final)) or None)
 
 
 def _slug(text: str) -> str:
@@ -248,7 +250,8 @@ def _task_table(rows: list[IndexRow]) -> str:
         lower = bool(mine[0].lower_is_better)
         scored = [r for r in mine if r.valid and r.private_score is not None]
         best = (min if lower else max)(scored, key=lambda r: r.private_score) if scored else None
-        t = dict(medal_thresholds(task))
+        recorded = next((r.thresholds for r in mine if r.thresholds), None)
+        t = dict(recorded or medal_thresholds(task))
         metric = f"{mine[0].metric or '?'} ({'lower' if lower else 'higher'} is better)"
         out.append([text_cell(task), text_cell(metric), number_cell(float(len(mine)), ".0f"),
                     number_cell(best.private_score if best else None), text_cell(best.agent if best else None),
@@ -288,8 +291,8 @@ def build_index_page(index: RunIndex) -> str:
         '<p class="muted">As MLE-bench counts them: the final (graded) submission of each episode against '
         "the task's leaderboard. Click a header to sort.</p></section>"
         f'<section id="tasks"><h2>Tasks</h2>{_task_table(rows)}<p class="muted">Medal thresholds: the '
-        "scores the task's leaderboard on this installation gives gold, silver and bronze (empty: no "
-        "board here).</p></section>"
+        "scores gold, silver and bronze take on the board the episodes were graded against (as their "
+        "final grade recorded it; else this installation's board; empty: none).</p></section>"
         f'<section id="board"><h2>Leaderboard</h2>{board}'
         f'<p class="muted">The same data: <a href="{esc(layout.RUN_INDEX_JSON)}">{esc(layout.RUN_INDEX_JSON)}</a>'
         f' · <a href="{esc(layout.RUN_INDEX_CSV)}">{esc(layout.RUN_INDEX_CSV)}</a>. Scores are the graded '
