@@ -2,8 +2,9 @@
 
 `dojo-nb run --split` writes ``RUN/<task>/`` per task, a script may write ``RUN/<agent>/<task>/``
 or anything else, so the walk looks for folders that hold a trajectory, down to `max_depth`.
-It never enters an episode folder (a search agent's node episodes under ``search/nodes/`` are
-part of their episode, not of the run), never follows a link (the folder may be crafted: a
+It never enters an episode folder (its sandbox, its submissions, a search agent's node episodes
+under ``search/nodes/``) nor a search folder outside one (`run_search`'s ``OUT/search``: its
+nodes belong to the search, not to the run), never follows a link (the folder may be crafted: a
 link is listed as a problem, not walked), and stops at `limit` folders so a huge tree cannot
 stall it. Reading each episode is `dojo_nb.record.load.load_episode`'s job.
 """
@@ -17,9 +18,8 @@ from pathlib import Path
 
 from dojo_nb.record import layout
 
-#: Folders never walked into: the episode's own parts, and tool caches.
-_SKIP = frozenset({layout.SANDBOX, layout.SUBMISSIONS, layout.SEARCH, layout.RUN_COMPARE_DIR,
-                   layout.REPLAY_SANDBOX, "__pycache__", ".ipynb_checkpoints", ".git"})
+#: Folders never walked into (besides hidden ones, episodes and search folders): tool caches.
+_SKIP = frozenset({"__pycache__", ".ipynb_checkpoints", ".git"})
 
 
 @dataclass
@@ -43,6 +43,14 @@ def is_episode_folder(path: Path) -> bool:
 def holds_trajectory_link(path: Path) -> bool:
     try:
         return stat.S_ISLNK(os.lstat(path / layout.TRAJECTORY).st_mode)
+    except OSError:
+        return False
+
+
+def is_search_folder(path: Path) -> bool:
+    """Whether `path` is a search agent's tree (its node episodes belong to that search)."""
+    try:
+        return stat.S_ISREG(os.lstat(path / layout.SEARCH_JOURNAL).st_mode)
     except OSError:
         return False
 
@@ -74,7 +82,7 @@ def find_episodes(root: Path | str, *, max_depth: int = 4, limit: int = 5000) ->
                     found.episodes.append(path)
                 elif holds_trajectory_link(path):
                     found.problems.append((path, f"its {layout.TRAJECTORY} is a link: not followed"))
-                else:
+                elif not is_search_folder(path):
                     nxt.append(path)
                 if len(found.episodes) + len(nxt) >= limit:
                     found.truncated = True
@@ -88,4 +96,4 @@ def find_episodes(root: Path | str, *, max_depth: int = 4, limit: int = 5000) ->
     return found
 
 
-__all__ = ["RunFolder", "find_episodes", "is_episode_folder"]
+__all__ = ["RunFolder", "find_episodes", "is_episode_folder", "is_search_folder"]

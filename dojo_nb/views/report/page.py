@@ -86,7 +86,7 @@ table.board th[aria-sort="ascending"] button::after { content: " ▲"; }
 table.board th[aria-sort="descending"] button::after { content: " ▼"; }
 .medal { font-weight: 600; } .medal.gold { color: #9a6700; } .medal.silver { color: #57606a; }
 .medal.bronze { color: #953800; }
-svg.tree { max-width: 100%; height: auto; }
+.tree-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
 svg.tree text { font: 11px sans-serif; fill: #1f2328; } svg.tree text.in { fill: #fff; font-weight: 600; }
 svg.tree .edge { stroke: #8c959f; stroke-width: 1.5; fill: none; }
 svg.tree .edge.win { stroke: #d4a72c; stroke-width: 4; }

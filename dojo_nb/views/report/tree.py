@@ -191,7 +191,7 @@ def build_tree_page(tree: SearchTree, page_dir: Path, *, title: str = "") -> str
             f'<div class="subtitle">{esc(str(tree.root))} · {" · ".join(esc(f) if "<a" not in f else f for f in facts)}'
             f"</div></header>{problems_banner(tree.problems)}"
             f'<section id="tree"><h2>Tree ({", ".join(f"{n} {k}" for k, n in counts.items())})</h2>'
-            f"{tree_svg(tree)}{_legend(tree)}"
+            f'<div class="tree-wrap">{tree_svg(tree)}</div>{_legend(tree)}'
             f'<p class="muted">Selection: {esc(s.get("selection", "?"))}</p></section>'
             f'<section id="nodes"><h2>Nodes</h2>'
             f'{"".join(_node_section(tree, n, page_dir) for n in tree.nodes)}</section>')
