@@ -24,10 +24,12 @@ from dojo_nb.views.widgets import EpisodeViewer
 from .conftest import TASK, XSS_HTML, Episodes
 
 
-def _row(text: str, label: str) -> str:
-    m = re.search(rf'<tr[^>]*data-row="{re.escape(label)}"><th>[^<]*</th><td>([^<]*)</td>', text)
+def _row(text: str, label: str, *, href: bool = False) -> str:
+    """A summary row's text (or the anchor it links to)."""
+    m = re.search(rf'<tr[^>]*data-row="{re.escape(label)}"><th>[^<]*</th><td>(?:<a href="([^"]*)">)?([^<]*)'
+                  r"(?:</a>)?</td>", text)
     assert m, f"no summary row {label!r}"
-    return m.group(1)
+    return (m.group(1) or "") if href else m.group(2)
 
 
 def test_summary_names_the_graded_submission_and_its_rule(episodes: Episodes) -> None:
@@ -42,6 +44,7 @@ def test_summary_names_the_graded_submission_and_its_rule(episodes: Episodes) ->
     assert nb.cells[cell].metadata["dojo"]["step"] == final["step"]
     assert _row(text, "graded submission") == (f"step {final['step']}, cell {cell} "
                                                f"(rule: {FINAL_RULE.replace('_', ' ')})")
+    assert _row(text, "graded submission", href=True) == f"#cell-{cell}" and f'id="cell-{cell}"' in text
     assert _row(text, "position score") == (f"public {final['public_position_score']:.4f} · "
                                             f"private {final['private_position_score']:.4f}")
     assert _row(text, "final public score") == format(final["public_score"], ".6g")

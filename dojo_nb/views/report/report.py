@@ -20,8 +20,10 @@ from dojo_nb.views.report.page import page, write_page
 REPORT_NAME = layout.REPORT
 
 
-def summary_table(episodes: list[EpisodeData]) -> str:
-    """One column per episode; rows whose values differ are highlighted (compare)."""
+def summary_table(episodes: list[EpisodeData], links: dict[str, str] | None = None) -> str:
+    """One column per episode; rows whose values differ are highlighted (compare).
+
+    `links`: row label -> an anchor on the page (one episode: the graded cell)."""
     rows = [ep.summary_rows() for ep in episodes]
     out = ['<table class="summary">']
     if len(episodes) > 1:
@@ -32,7 +34,9 @@ def summary_table(episodes: list[EpisodeData]) -> str:
         values = [r[i][1] for r in rows]
         differs = len(episodes) > 1 and len(set(values)) > 1
         cls = ' class="differs"' if differs else ""
-        cells = "".join(f"<td>{esc(v)}</td>" for v in values)
+        href = (links or {}).get(label)
+        cells = "".join(f'<td><a href="{esc(href)}">{esc(v)}</a></td>' if href else f"<td>{esc(v)}</td>"
+                        for v in values)
         out.append(f'<tr{cls} data-row="{esc(label)}"><th>{esc(label)}</th>{cells}</tr>')
     out.append("</tbody></table>")
     return "".join(out)
@@ -70,6 +74,8 @@ def build_report(episode: EpisodeData) -> str:
         body_cells.append(render_cell(cell, i, anchor=f"cell-{i}"))
     title = f"{episode.task_id} — {episode.agent}"
     search = _search_note(episode)
+    graded = episode.graded_cell
+    links = {"graded submission": f"#cell-{graded}"} if graded is not None else {}
     chart = score_chart([Series(episode.label, episode.submissions, episode.n_steps)],
                         lower_is_better=episode.lower_is_better, metric=episode.metric)
     body = (
@@ -77,7 +83,7 @@ def build_report(episode: EpisodeData) -> str:
         f'<div class="subtitle">{esc(str(episode.path))} · started {esc(episode.meta.started_at or "?")}'
         f"</div></header>"
         f"{problems_banner(episode.problems)}"
-        f'<section id="summary"><h2>Summary</h2>{summary_table([episode])}</section>'
+        f'<section id="summary"><h2>Summary</h2>{summary_table([episode], links)}</section>'
         f'<section id="scores"><h2>Score over steps</h2>{chart}</section>{search}'
         f'<section id="cells"><h2>Cells ({len(nb.cells)})</h2>{description}{"".join(body_cells)}</section>'
     )
