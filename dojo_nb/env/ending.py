@@ -29,6 +29,18 @@ def gap_of(env: DojoEnv, final: dict[str, Any]) -> dict[str, Any]:
                                      bool(env.task.lower_is_better)), **facts}
 
 
+def medal_thresholds(env: DojoEnv) -> dict[str, float] | None:
+    """The scores gold, silver, bronze and the median take on the board this episode was graded
+    against, kept with the final grade (a report read later, elsewhere, may see another board)."""
+    from dojo_nb.tasks.leaderboard import load_leaderboard
+
+    try:
+        found = load_leaderboard(env.task).thresholds()
+    except Exception:  # noqa: BLE001 - no board: no thresholds, never a lost episode
+        return None
+    return {k: float(v) for k, v in found.items()} or None
+
+
 def summary_of(env: DojoEnv, reason: str, elapsed: float) -> dict[str, Any]:
     """What ``summary.json`` holds."""
     s = env.state
@@ -71,7 +83,7 @@ def end_episode(env: DojoEnv, reason: str) -> None:
                                       env.submission_host_path.suffix)
     except Exception as exc:
         s.final = {"rule": scoring.FINAL_RULE, "valid": False, "message": f"final grading failed: {exc}"}
-    s.final.update(gap_of(env, s.final))
+    s.final.update(gap_of(env, s.final), medal_thresholds=medal_thresholds(env))
     s.terminal_reward = scoring.terminal_reward(s, env.rules.reward)
     s.reward_sum += s.terminal_reward
     if s.terminal_reward and reason in STEP_ENDS and s.last_cell is not None and s.last_cell < len(s.trajectory):

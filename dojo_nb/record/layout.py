@@ -8,6 +8,10 @@
       trajectory.ipynb  solution.ipynb  summary.json
       model_calls.jsonl                     what an LLM agent sent its model, call by call
       replay.json  replay.ipynb  report.html   (written later, by replay and report)
+      search/{journal.jsonl,search.json,nodes/<id>/}   a search agent's tree (search-tree.html)
+
+    RUN/                                    a folder of episodes (`dojo-nb run --split`, ...)
+      index.html  index.json  index.csv  compare/   written by `dojo-nb report RUN`
 
 No other module of dojo_nb spells one of these names: they import them from here.
 """
@@ -26,10 +30,18 @@ REPLAY_SANDBOX = "replay-sandbox"
 REPORT = "report.html"
 #: The LLM agent's requests and replies, one JSON line per model call (`dojo_nb.record.model_calls`).
 MODEL_CALLS = "model_calls.jsonl"
-#: A search agent's tree beside its episode: SEARCH/JOURNAL (one line per node), SEARCH/NODES/<id>/.
+#: The search agent's tree, beside the episode's own files (`dojo_nb.agents.search`).
 SEARCH = "search"
 SEARCH_JOURNAL = "journal.jsonl"
+SEARCH_SUMMARY = "search.json"
 SEARCH_NODES = "nodes"
+#: The search-tree page `dojo-nb report` writes next to report.html for a search episode.
+SEARCH_PAGE = "search-tree.html"
+#: What `dojo-nb report RUN_DIR` writes at the top of a folder of episodes.
+RUN_INDEX = "index.html"
+RUN_INDEX_JSON = "index.json"
+RUN_INDEX_CSV = "index.csv"
+RUN_COMPARE_DIR = "compare"
 
 SANDBOX = "sandbox"
 SUBMISSIONS = "submissions"
@@ -44,7 +56,7 @@ VALIDATE_TMP = ".validate.tmp"
 
 #: The episode folder's own files: a link at one of these names is never followed.
 EPISODE_FILES = frozenset({TRAJECTORY, SOLUTION, SUMMARY, REPLAY_JSON, REPLAY_NOTEBOOK, REPLAY_SANDBOX,
-                           REPORT, MODEL_CALLS})
+                           REPORT, MODEL_CALLS, SEARCH_PAGE})
 #: What a run leaves on disk when it went well (the order `EpisodeOutcome.written` lists them).
 RUN_FILES = (TRAJECTORY, SOLUTION, SUMMARY, REPLAY_JSON)
 #: The folders a resume writes to (and bind-mounts), relative to the episode folder.

@@ -2,7 +2,7 @@
 
 - `EpisodeViewer(path)`: step through a finished (or crashed) trajectory with a slider:
   the cell, its observation (the outputs, and the text the agent read), its reward and the
-  score so far, plus the score chart.
+  score so far, plus the score chart with the selected step marked.
 - `LiveEpisodeView`: a live view of a running episode; ``update(env)`` after each step
   (a `DojoEnv` made with ``render_mode="widget"`` does it itself).
 
@@ -104,14 +104,19 @@ class EpisodeViewer:
         self.observation = W.HTML()
         self.reward = W.HTML()
         self.score = W.HTML()
-        self.chart = W.HTML(_wrap(score_chart([Series(self.episode.label, self.submissions,
-                                                      self.episode.n_steps)])))
+        self.chart = W.HTML()
         self.widget = W.VBox([
             self.title, W.HBox([self.play, self.slider]), self.header,
             W.HTML("<b>cell</b>"), self.cell, W.HTML("<b>observation</b>"), self.observation,
             W.HBox([self.reward, self.score]), self.chart])
         self.slider.observe(self._on_step, names="value")
         self.show_step(first)
+
+    def chart_html(self, step: int | None) -> str:
+        """The score chart with `step` marked (the slider's step)."""
+        ep = self.episode
+        return _wrap(score_chart([Series(ep.label, self.submissions, ep.n_steps)],
+                                 lower_is_better=ep.lower_is_better, metric=ep.metric, marker_step=step))
 
     def _record_for(self, step: int) -> StepRecord | None:
         """The latest recorded step at or before `step` (steps may have gaps after a resume)."""
@@ -127,6 +132,7 @@ class EpisodeViewer:
     def show_step(self, step: int) -> None:
         """Fill the widgets for `step` (also what moving the slider does)."""
         rec = self._record_for(step)
+        self.chart.value = self.chart_html(rec.step if rec is not None else None)
         if rec is None:
             self.header.value = _wrap('<span class="muted">no steps recorded</span>')
             self.cell.value = self.observation.value = ""
@@ -202,7 +208,9 @@ class LiveEpisodeView:
             f"{esc(_score_so_far(subs, n_step))}{ended}</div>")
         if len(subs) != self._n_submissions:  # the chart changes only with a submission
             self._n_submissions = len(subs)
-            self.chart.value = _wrap(score_chart([Series(str(meta.agent or task), subs, n_step)]))
+            self.chart.value = _wrap(score_chart([Series(str(meta.agent or task), subs, n_step)],
+                                                 lower_is_better=bool(meta.task.get("lower_is_better")),
+                                                 metric=str(meta.task.get("metric") or "")))
         if steps:
             last = steps[-1]
             cell = cells[last.cell_index]

@@ -14,7 +14,7 @@ from dojo_nb.views.report.episode import Submission, fmt
 from dojo_nb.views.report.html import esc
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
-_W, _H = 760, 280
+_W, _H = 760, 300
 _L, _R, _T, _B = 52, 64, 34, 38  # margins
 
 
@@ -31,8 +31,13 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
-def score_chart(series: Sequence[Series], *, title: str = "Score over steps") -> str:
-    """An ``<svg>`` element (a string) plotting every series on shared axes."""
+def score_chart(series: Sequence[Series], *, title: str = "Score over steps", lower_is_better: bool = False,
+                metric: str = "", marker_step: int | None = None) -> str:
+    """An ``<svg>`` element (a string) plotting every series on shared axes.
+
+    Better is always up: for a lower-is-better metric the public-score axis is inverted (and
+    says so), so the metric line and the position line rise together. `marker_step` draws a
+    vertical line at that step (the step a viewer has selected)."""
     pw, ph = _W - _L - _R, _H - _T - _B
     max_step = max([1] + [s.n_steps for s in series] + [sub.step for s in series for sub in s.submissions])
     publics = [sub.public_score for s in series for sub in s.submissions
@@ -49,7 +54,8 @@ def score_chart(series: Sequence[Series], *, title: str = "Score over steps") ->
         return _T + ph * (1 - v)
 
     def y_pub(v: float) -> float:
-        return _T + ph * (1 - (v - p_lo) / (p_hi - p_lo))
+        frac = (v - p_lo) / (p_hi - p_lo)
+        return _T + ph * (frac if lower_is_better else 1 - frac)
 
     parts = [f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
              f'viewBox="0 0 {_W} {_H}"><title>{esc(title)}</title>']
@@ -70,11 +76,19 @@ def score_chart(series: Sequence[Series], *, title: str = "Score over steps") ->
                  f'<line class="axis" x1="{_L}" x2="{_L}" y1="{_T}" y2="{_T + ph}"/>')
     parts.append(f'<text x="{_L + pw / 2:.1f}" y="{_H - 6}" text-anchor="middle">step</text>'
                  f'<text x="12" y="{_T + ph / 2:.1f}" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {_T + ph / 2:.1f})">position score</text>')
+                 f'transform="rotate(-90 12 {_T + ph / 2:.1f})">position score (higher is better)</text>')
     if publics:
         xr = _W - 10
-        parts.append(f'<text x="{xr}" y="{_T + ph / 2:.1f}" text-anchor="middle" '
-                     f'transform="rotate(90 {xr} {_T + ph / 2:.1f})">public score</text>')
+        name = f"public {metric}" if metric else "public score"
+        label = f"{name} ({'lower is better, inverted' if lower_is_better else 'higher is better'})"
+        parts.append(f'<text class="metric-axis" x="{xr}" y="{_T + ph / 2:.1f}" text-anchor="middle" '
+                     f'transform="rotate(90 {xr} {_T + ph / 2:.1f})">{esc(label)}</text>')
+    if marker_step is not None and 0 <= marker_step <= max_step:
+        mx = x(marker_step)
+        parts.append(f'<g class="marker"><title>selected: step {marker_step}</title>'
+                     f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{_T}" y2="{_T + ph}" stroke="#9a6700" '
+                     f'stroke-width="1.5" stroke-dasharray="3 3"/><text x="{mx:.1f}" y="{_T - 4}" '
+                     f'text-anchor="middle">step {marker_step}</text></g>')
     # series
     legend_x = _L
     for i, s in enumerate(series):
@@ -114,8 +128,9 @@ def score_chart(series: Sequence[Series], *, title: str = "Score over steps") ->
         parts.append(f'<text x="{_L + pw / 2:.1f}" y="{_T + ph / 2:.1f}" text-anchor="middle">'
                      "no submissions</text>")
     parts.append("</svg>")
+    inverted = "; inverted: lower is better, so better is up" if lower_is_better and publics else ""
     key = ('<div class="legend-key">● / solid: position score (left axis) · □ / dashed: public score '
-           '(right axis) · ✕: invalid submission</div>')
+           f'(right axis{inverted}) · ✕: invalid submission</div>')
     return "".join(parts) + key
 
 

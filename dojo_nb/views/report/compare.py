@@ -235,8 +235,11 @@ def build_compare(a: EpisodeData, b: EpisodeData, *, align_how: str = "content",
         problems.insert(0, f"different tasks: A is {a.task_id}, B is {b.task_id}; scores are not comparable")
     rows, method = align(a.nb, b.nb, align_how)
     counts = {k: sum(r.kind == k for r in rows) for k in ("same", "changed", "replaced", "only-a", "only-b")}
+    same_scale = a.task_id == b.task_id
     chart = score_chart([Series(f"A: {a.label}", a.submissions, a.n_steps),
-                         Series(f"B: {b.label}", b.submissions, b.n_steps)])
+                         Series(f"B: {b.label}", b.submissions, b.n_steps)],
+                        lower_is_better=a.lower_is_better and same_scale,
+                        metric=a.metric if same_scale else "")
     grid = [f'<div class="cmp-grid"><div class="colhead a">A: {esc(a.label)}</div>'
             f'<div class="colhead b">B: {esc(b.label)}</div>']
     for r in rows:
@@ -249,7 +252,8 @@ def build_compare(a: EpisodeData, b: EpisodeData, *, align_how: str = "content",
     grid.append("</div>")
     stats = (f"{len(rows)} rows aligned by {esc(method)}: {counts['same']} same, {counts['changed']} changed, "
              f"{counts['replaced']} replaced, {counts['only-a']} only in A, {counts['only-b']} only in B")
-    title = f"{a.task_id}: {a.label} vs {b.label}"
+    title = (f"{a.task_id}: {a.label} vs {b.label}" if same_scale
+             else f"{a.task_id}: {a.label} vs {b.task_id}: {b.label}")
     body = (
         f"<header><h1>dojo-nb compare: {esc(title)}</h1>"
         f'<div class="subtitle">A = {esc(str(a.path))}<br>B = {esc(str(b.path))}</div></header>'

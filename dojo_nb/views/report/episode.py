@@ -18,6 +18,7 @@ from typing import Any
 from dojo_nb.record.load import EpisodeRecord, EpisodeRecordError
 from dojo_nb.record.load import load_episode as _load_record
 from dojo_nb.record.steps import StepRecord
+from dojo_nb.views.report.medals import thresholds_text
 
 FAILED_STATUSES = frozenset({"error", "timeout", "crashed", "invalid_action"})
 
@@ -53,6 +54,10 @@ class EpisodeData(EpisodeRecord):
     @property
     def agent(self) -> str:  # type: ignore[override]
         return str(super().agent or "unknown agent")
+
+    @property
+    def metric(self) -> str:
+        return str(self.task.get("metric") or "")
 
     @property
     def lower_is_better(self) -> bool:
@@ -102,6 +107,42 @@ class EpisodeData(EpisodeRecord):
         return _number(self.final.get("private_score"))
 
     @property
+    def graded_cell(self) -> int | None:
+        """The notebook cell of the submit the final grade took (None: no such submit)."""
+        step = self.final.get("step")
+        if self.final.get("source") != "submit" or not isinstance(step, int):
+            return None
+        return next((s.cell_index for s in self.steps if s.step == step and s.action_type == "submit"), None)
+
+    def graded_text(self) -> str:
+        """Which submission was graded, and the rule that chose it."""
+        from dojo_nb.env.scoring import FINAL_RULE
+
+        final = self.final
+        if not final:
+            return "none (the episode has no final grade)"
+        rule = str(final.get("rule") or FINAL_RULE).replace("_", " ")
+        if final.get("source") == "submit":
+            cell = self.graded_cell
+            where = f"step {final.get('step')}" + (f", cell {cell}" if cell is not None else "")
+            return f"{where} (rule: {rule})"
+        if final.get("source") == "file_at_end":
+            return f"the file left at SUBMISSION_PATH at the end, no valid submit (rule: {rule})"
+        return f"none: {final.get('message') or 'no valid submission'} (rule: {rule})"
+
+    @property
+    def final_public_position(self) -> float | None:
+        return _number(self.final.get("public_position_score"))
+
+    @property
+    def final_private_position(self) -> float | None:
+        return _number(self.final.get("private_position_score"))
+
+    @property
+    def direction(self) -> str:
+        return "lower is better" if self.lower_is_better else "higher is better"
+
+    @property
     def medal(self) -> str | None:
         medal = self.final.get("medal")
         return str(medal) if medal else None
@@ -126,7 +167,8 @@ class EpisodeData(EpisodeRecord):
         """The summary table, as (label, text) rows; the same rows in report and compare."""
         time = self.elapsed_s
         return [
-            ("task", f"{self.task_id}" + (f" ({self.task.get('metric')})" if self.task.get("metric") else "")),
+            ("task", f"{self.task_id}" + (f" ({self.task.get('metric')}, {self.direction})"
+                                          if self.task.get("metric") else "")),
             ("agent", self.agent),
             ("backend", str(self.backend or "?")),
             ("steps", str(self.n_steps)),
@@ -134,8 +176,13 @@ class EpisodeData(EpisodeRecord):
             ("time", f"{time:.1f} s" if time is not None else "?"),
             ("submissions", f"{sum(s.valid for s in self.submissions)} valid of {len(self.submissions)}"),
             ("best public score", fmt(self.best_public_score)),
+            ("graded submission", self.graded_text()),
+            ("final public score", fmt(_number(self.final.get("public_score")))),
             ("final private score", fmt(self.final_private_score)),
+            ("position score", f"public {fmt(self.final_public_position, '.4f')} · "
+                               f"private {fmt(self.final_private_position, '.4f')}"),
             ("medal", self.medal or "none"),
+            ("medal thresholds", thresholds_text(self.task_id, self.lower_is_better, self.final)),
             ("reproduced", self.reproduced_text()),
             ("end", self.end_reason),
         ]

@@ -35,6 +35,14 @@ _VOID_TAGS = frozenset({"br", "col", "hr", "img"})
 _DROP_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "template", "noscript",
                            "svg", "math", "frame", "frameset", "applet", "noembed", "title",
                            "textarea", "select", "xmp", "plaintext"})
+#: Removals that only change the look (pandas puts a ``<style>`` before every table): the page
+#: says nothing about them. Anything else removed could have run, fetched or framed something,
+#: and the page says what it removed.
+_INERT_REMOVALS = frozenset(f"<{t}>" for t in (
+    "style", "title", "font", "center", "big", "tt", "strike", "nobr", "mark", "q", "cite", "var",
+    "wbr", "bdi", "bdo", "time", "data", "label", "section", "article", "header", "footer", "main",
+    "nav", "aside", "figure", "figcaption", "details", "summary", "meter", "progress", "legend",
+    "fieldset", "address", "hgroup", "ruby", "rt", "rp", "dfn"))
 _SAFE_HREF = re.compile(r"^(?:https?://|mailto:|#)", re.IGNORECASE)
 _DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+$")
 _ALIGN = frozenset({"left", "right", "center", "justify"})
@@ -103,6 +111,8 @@ class _Sanitizer(HTMLParser):
                 self._removed(f"<{tag}>")
             return
         kept = _clean_attrs(tag, attrs)
+        if tag == "a" and any(n.lower() == "href" for n, _ in attrs) and not any(n == "href" for n, _ in kept):
+            self._removed("a link that is not http(s)/mailto")
         if tag == "img" and not any(n == "src" for n, _ in kept):
             self._removed("<img> without a data: image")
             alt = next((v for n, v in kept if n == "alt"), "")
@@ -230,11 +240,17 @@ def _note(text: str) -> str:
     return f'<div class="output-note">{esc(text)}</div>'
 
 
+def active_removals(removed: Mapping[str, int]) -> dict[str, int]:
+    """What `sanitize_html` removed that could have been active (not a mere stylesheet)."""
+    return {k: n for k, n in removed.items() if k not in _INERT_REMOVALS}
+
+
 def _render_html_output(markup: str) -> str:
     safe, removed = sanitize_html(markup)
-    if not removed:
+    active = active_removals(removed)
+    if not active:
         return f'<div class="output-html">{safe}</div>'
-    what = ", ".join(f"{n} × {k}" for k, n in sorted(removed.items()))
+    what = ", ".join(f"{n} × {k}" for k, n in sorted(active.items()))
     return (f'{_note(f"HTML output shown inert: removed {what}")}<div class="output-html">{safe}</div>'
             f"<details><summary>HTML source</summary>{pre(markup, 'source')}</details>")
 
@@ -321,5 +337,5 @@ def code_css() -> str:
         return ""
 
 
-__all__ = ["esc", "sanitize_html", "render_markdown", "image_tag", "render_data", "render_output",
+__all__ = ["esc", "sanitize_html", "active_removals", "render_markdown", "image_tag", "render_data", "render_output",
            "render_outputs", "render_code", "code_css", "pre"]

@@ -1,6 +1,7 @@
 """The page shell: one self-contained HTML document with a strict Content-Security-Policy.
 
-The page has no script at all and fetches nothing: the stylesheet is inline and allowed by
+The page fetches nothing and runs no script but, on the run index, its own small sorting
+script (allowed by its sha256 hash like the stylesheet): the stylesheet is inline and allowed by
 its sha256 hash (so no ``style=`` attribute or ``<style>`` from anywhere else applies),
 images must be data: URIs, and everything else (scripts, frames, fonts, connections,
 forms, ``<base>``) is refused by ``default-src 'none'``. Only directives that a ``<meta>``
@@ -74,6 +75,24 @@ details > summary { cursor: pointer; color: var(--muted); font-size: 12px; }
 .colhead.a { color: var(--a); } .colhead.b { color: var(--b); }
 .line-del { background: #ffebe9; display: block; } .line-ins { background: #dafbe1; display: block; }
 .legend-key { font-size: 12px; color: var(--muted); }
+table.board { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
+table.board th, table.board td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; }
+table.board th { background: var(--bg); position: sticky; top: 0; }
+table.board td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.board tr.broken td { background: #ffebe9; } table.board td a { white-space: nowrap; }
+table.board th button { font: inherit; font-weight: 600; border: 0; background: none; padding: 0;
+                        cursor: pointer; color: inherit; }
+table.board th[aria-sort="ascending"] button::after { content: " ▲"; }
+table.board th[aria-sort="descending"] button::after { content: " ▼"; }
+.medal { font-weight: 600; } .medal.gold { color: #9a6700; } .medal.silver { color: #57606a; }
+.medal.bronze { color: #953800; }
+.tree-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
+svg.tree text { font: 11px sans-serif; fill: #1f2328; } svg.tree text.in { fill: #fff; font-weight: 600; }
+svg.tree .edge { stroke: #8c959f; stroke-width: 1.5; fill: none; }
+svg.tree .edge.win { stroke: #d4a72c; stroke-width: 4; }
+svg.tree .node.win circle { stroke: #d4a72c; stroke-width: 4; }
+section.node { border-top: 2px solid var(--line); margin-top: 18px; }
+section.node:target { outline: 3px solid #d4a72c; outline-offset: 4px; }
 """
 
 
@@ -110,25 +129,31 @@ def scoped_stylesheet(scope: str) -> str:
     return "\n".join(rules)
 
 
-def content_security_policy(css: str) -> str:
-    """The CSP for a page whose only style is `css`: no script, no fetch, data: images."""
-    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+def _sha256(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def content_security_policy(css: str, script: str | None = None) -> str:
+    """The CSP for a page whose only style is `css`: no fetch, data: images, and no script but
+    `script` (one of ours, allowed by its hash; nothing from a cell output is ever a script)."""
+    scripts = f"script-src 'sha256-{_sha256(script)}'; " if script is not None else ""
     return ("default-src 'none'; img-src data:; "
-            f"style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
+            f"style-src 'sha256-{_sha256(css)}'; {scripts}base-uri 'none'; form-action 'none'")
 
 
-def page(title: str, body: str, *, body_class: str = "") -> str:
-    """A whole HTML document around `body` (already safe HTML)."""
+def page(title: str, body: str, *, body_class: str = "", script: str | None = None) -> str:
+    """A whole HTML document around `body` (already safe HTML); `script`: our own, inline, hashed."""
     css = stylesheet()
     cls = f' class="{esc(body_class)}"' if body_class else ""
+    tail = f"<script>{script}</script>\n" if script is not None else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(css))}">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(css, script))}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n'
         '<link rel="icon" href="data:,">\n'
         f"<title>{esc(title)}</title>\n<style>{css}</style>\n</head>\n"
-        f"<body{cls}>\n{body}\n</body>\n</html>\n"
+        f"<body{cls}>\n{body}\n{tail}</body>\n</html>\n"
     )
 
 

@@ -20,8 +20,10 @@ from dojo_nb.views.report.page import page, write_page
 REPORT_NAME = layout.REPORT
 
 
-def summary_table(episodes: list[EpisodeData]) -> str:
-    """One column per episode; rows whose values differ are highlighted (compare)."""
+def summary_table(episodes: list[EpisodeData], links: dict[str, str] | None = None) -> str:
+    """One column per episode; rows whose values differ are highlighted (compare).
+
+    `links`: row label -> an anchor on the page (one episode: the graded cell)."""
     rows = [ep.summary_rows() for ep in episodes]
     out = ['<table class="summary">']
     if len(episodes) > 1:
@@ -32,7 +34,9 @@ def summary_table(episodes: list[EpisodeData]) -> str:
         values = [r[i][1] for r in rows]
         differs = len(episodes) > 1 and len(set(values)) > 1
         cls = ' class="differs"' if differs else ""
-        cells = "".join(f"<td>{esc(v)}</td>" for v in values)
+        href = (links or {}).get(label)
+        cells = "".join(f'<td><a href="{esc(href)}">{esc(v)}</a></td>' if href else f"<td>{esc(v)}</td>"
+                        for v in values)
         out.append(f'<tr{cls} data-row="{esc(label)}"><th>{esc(label)}</th>{cells}</tr>')
     out.append("</tbody></table>")
     return "".join(out)
@@ -40,6 +44,21 @@ def summary_table(episodes: list[EpisodeData]) -> str:
 
 def problems_banner(problems: list[str]) -> str:
     return "".join(f'<div class="banner">{esc(p)}</div>' for p in problems)
+
+
+def _search_note(episode: EpisodeData) -> str:
+    """For a search agent's episode: how big its tree is, and a link to the tree page."""
+    from dojo_nb.record.search_tree import load_search_tree
+
+    tree = load_search_tree(episode.path)
+    if tree is None:
+        return ""
+    best = tree.best
+    chosen = f"; it chose node {esc(best)}" if best else "; no node was chosen"
+    return (f'<section id="search"><h2>Search</h2><p>This episode ran a tree search of '
+            f"{len(tree.nodes)} nodes{chosen}: the cells below replay the chosen one. "
+            f'<a href="{esc(layout.SEARCH_PAGE)}">The search tree</a> (written next to this report) '
+            "shows every node, its cells and a runnable notebook of each.</p></section>")
 
 
 def build_report(episode: EpisodeData) -> str:
@@ -54,14 +73,18 @@ def build_report(episode: EpisodeData) -> str:
             continue
         body_cells.append(render_cell(cell, i, anchor=f"cell-{i}"))
     title = f"{episode.task_id} — {episode.agent}"
-    chart = score_chart([Series(episode.label, episode.submissions, episode.n_steps)])
+    search = _search_note(episode)
+    graded = episode.graded_cell
+    links = {"graded submission": f"#cell-{graded}"} if graded is not None else {}
+    chart = score_chart([Series(episode.label, episode.submissions, episode.n_steps)],
+                        lower_is_better=episode.lower_is_better, metric=episode.metric)
     body = (
         f"<header><h1>dojo-nb report: {esc(title)}</h1>"
         f'<div class="subtitle">{esc(str(episode.path))} · started {esc(episode.meta.started_at or "?")}'
         f"</div></header>"
         f"{problems_banner(episode.problems)}"
-        f'<section id="summary"><h2>Summary</h2>{summary_table([episode])}</section>'
-        f'<section id="scores"><h2>Score over steps</h2>{chart}</section>'
+        f'<section id="summary"><h2>Summary</h2>{summary_table([episode], links)}</section>'
+        f'<section id="scores"><h2>Score over steps</h2>{chart}</section>{search}'
         f'<section id="cells"><h2>Cells ({len(nb.cells)})</h2>{description}{"".join(body_cells)}</section>'
     )
     return page(f"dojo-nb report: {title}", body)
