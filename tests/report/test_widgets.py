@@ -103,9 +103,8 @@ def test_live_view_follows_a_running_env(tmp_path: Path) -> None:
 
 
 def test_env_render_mode_widget(tmp_path: Path) -> None:
-    """Active once env.py lists "widget" in render_modes (see docs/reports.md)."""
-    if "widget" not in DojoEnv.metadata.get("render_modes", []):
-        pytest.skip("DojoEnv does not offer render_mode='widget' yet")
+    """render_mode="widget": env.render() is a LiveEpisodeView that follows the steps."""
+    assert "widget" in DojoEnv.metadata["render_modes"]
     env = dojo_nb.make(TASK, backend="local", out_dir=tmp_path / "w", render_mode="widget", max_steps=5)
     try:
         env.reset()
