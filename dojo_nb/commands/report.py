@@ -21,13 +21,16 @@ def report_cmd(
 ) -> None:
     """Write self-contained HTML pages: an episode's report, a search tree, or a run's index."""
     from dojo_nb.record import layout
-    from dojo_nb.record.runs import is_episode_folder
+    from dojo_nb.record.runs import holds_trajectory_link, is_episode_folder
     from dojo_nb.record.search_tree import search_folder
     from dojo_nb.views.report import ReportError, write_report
     from dojo_nb.views.report.tree import write_tree_page
 
     try:
-        if path.is_dir() and not is_episode_folder(path) and not path.is_symlink():
+        # A folder whose trajectory.ipynb is a link is an episode folder refused by the loader
+        # (it says why), not a run to walk.
+        if (path.is_dir() and not path.is_symlink() and not is_episode_folder(path)
+                and not holds_trajectory_link(path)):
             if search_folder(path) == path:
                 written = [write_tree_page(path, out)]
             else:
