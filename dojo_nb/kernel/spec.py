@@ -140,12 +140,13 @@ class SandboxSpec:
         return path
 
     @classmethod
-    def from_env_or_cwd(cls) -> SandboxSpec:
-        """The spec for a kernel started by name: the file in $DOJO_NB_SANDBOX_SPEC, else the cwd."""
+    def from_env_or_cwd(cls, cwd: str | os.PathLike[str] | None = None) -> SandboxSpec:
+        """The spec for a kernel started by name: the file in $DOJO_NB_SANDBOX_SPEC, else the
+        folder it was started in (`cwd`, else this process's)."""
         named = os.environ.get(SPEC_ENV)
         if named:
             try:
                 return cls.from_dict(json.loads(Path(named).read_text()))
             except (OSError, ValueError) as exc:
                 raise ValueError(f"${SPEC_ENV}={named!r} is not a readable sandbox spec: {exc}") from exc
-        return cls(root=Path.cwd())
+        return cls(root=Path(cwd) if cwd else Path.cwd())
