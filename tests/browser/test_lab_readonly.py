@@ -1,0 +1,76 @@
+"""Lab never changes a trajectory it opens: five minutes open (past Lab's 120 s autosave),
+once in the default viewer (double-click in the file browser) and once as an ordinary
+notebook with its kernel (the shipped, sandboxed dojo-local), the files' bytes are the same.
+Writes docs/img/lab-readonly.png."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.request
+
+import pytest
+
+from .conftest import Browser, Episodes, Lab
+from .test_lab_compare import _open_lab, _wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+
+OPEN_FOR_S = 5 * 60 + 10
+
+
+def _digest(path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def _shutdown_kernels(lab: Lab) -> None:
+    for k in lab.api("/api/kernels"):
+        req = urllib.request.Request(f"{lab.url}/api/kernels/{k['id']}", method="DELETE",
+                                     headers={"Authorization": f"token {lab.token}"})
+        urllib.request.urlopen(req, timeout=30).close()
+
+
+def test_trajectory_bytes_unchanged_after_five_minutes(browser: Browser, lab: Lab, episodes: Episodes,
+                                                      img_dir) -> None:
+    viewer_nb = episodes.baseline / "trajectory.ipynb"
+    notebook_nb = episodes.scripted / "trajectory.ipynb"
+    before = {p: _digest(p) for p in (viewer_nb, notebook_nb)}
+    listing = {ep: sorted(p.name for p in ep.iterdir()) for ep in (episodes.baseline, episodes.scripted)}
+    page = _open_lab(browser, lab)
+    try:
+        # As a person does: the file browser, a double-click (the default viewer).
+        folder = episodes.baseline.relative_to(episodes.root).as_posix()
+        page.evaluate("(p) => window.jupyterapp.commands.execute('filebrowser:go-to-path', {path: p})", folder)
+        item = page.locator(".jp-DirListing-item",
+                            has=page.locator(".jp-DirListing-itemText", has_text="trajectory.ipynb")).first
+        item.wait_for(state="visible")
+        item.dblclick()
+        viewer = page.locator(".dojo-nb-trajectory-viewer")
+        viewer.locator(".dojo-nb-badge").first.wait_for(state="visible")
+        assert viewer.locator(".dojo-nb-read-only-note").is_visible()
+        # The other as an ordinary notebook (Open With > Notebook): Lab starts the kernel it names.
+        page.evaluate("(p) => window.jupyterapp.commands.execute('docmanager:open', {path: p, factory: 'Notebook'})",
+                      episodes.rel(episodes.scripted))
+        nb = page.locator(".jp-NotebookPanel.dojo-nb-read-only:not(.dojo-nb-trajectory-viewer)")
+        nb.locator(".dojo-nb-badge").first.wait_for(state="visible")
+        # Whatever kernel Lab started is the sandboxed one the trajectory names, never python3.
+        assert _wait_until(lambda: lab.api("/api/kernels"), timeout=60), "Lab started no kernel for the notebook"
+        assert {k["name"] for k in lab.api("/api/kernels")} == {"dojo-local"}
+        page.screenshot(path=str(img_dir / "lab-readonly.png"))
+
+        deadline = time.monotonic() + OPEN_FOR_S
+        while time.monotonic() < deadline:  # keep the page busy as a reader would: scroll
+            page.mouse.wheel(0, 300)
+            page.wait_for_timeout(15_000)
+        after = {p: _digest(p) for p in before}
+        assert after == before, "a trajectory's bytes or mtime changed while open in Lab"
+        assert {ep: sorted(p.name for p in ep.iterdir()) for ep in listing} == listing
+        # Ctrl+S on the read-only viewer saves nothing either.
+        viewer.click()
+        page.keyboard.press("Control+s")
+        page.wait_for_timeout(2000)
+        assert _digest(viewer_nb) == before[viewer_nb]
+    finally:
+        _shutdown_kernels(lab)
+        page.close()
+    assert lab.api("/api/kernels") == []
