@@ -5,8 +5,10 @@
  * "Trajectory" viewer by default: a notebook panel with no kernel, not in the notebook tracker
  * (so other extensions that expect a kernel leave it alone), that cannot be saved. Any other
  * notebook whose metadata says it is a trajectory is made read-only once loaded. Saving is off
- * through `context.canSave`, which Lab's autosave and save-on-close consult; "Edit" in the
- * toolbar turns it back on, for that document, on purpose.
+ * through `context.canSave`, which Lab's autosave and save-on-close consult, and the document
+ * never shows as changed (what changes in memory, e.g. the kernelspec Lab writes when a kernel
+ * starts, is not the record's); "Edit" in the toolbar turns saving back on, on purpose.
+ * Cells are not made read-only one by one: `cell.readOnly` writes `metadata.editable`.
  */
 import { DocumentRegistry, DocumentWidget } from '@jupyterlab/docregistry';
 import { NotebookPanel, NotebookWidgetFactory } from '@jupyterlab/notebook';
@@ -21,6 +23,7 @@ const READ_ONLY_CLASS = 'dojo-nb-read-only';
 type Context = DocumentRegistry.IContext<DocumentRegistry.IModel>;
 
 const locked = new WeakSet<Context>();
+const watched = new WeakSet<Context>();
 
 /** Whether saving a document is off because it is a trajectory. */
 export function isLocked(context: Context): boolean {
@@ -44,19 +47,28 @@ export function setLocked(context: Context, on: boolean): void {
   } else {
     locked.delete(context);
   }
-  context.model.readOnly = on;
+  const model = context.model;
+  if (!watched.has(context)) {
+    watched.add(context);
+    model.stateChanged.connect((_, change) => {
+      if (change.name === 'dirty' && change.newValue === true && locked.has(context)) {
+        model.dirty = false;
+      }
+    });
+  }
+  model.readOnly = on;
+  if (on) {
+    model.dirty = false;
+  }
 }
 
-/** A notebook panel shown read-only: no editing in cells, a toolbar note and an Edit button. */
+/** A notebook panel shown read-only: saving off, a toolbar note and an Edit button. */
 export function showLocked(panel: NotebookPanel, onEdit?: () => void): void {
   if (panel.hasClass(READ_ONLY_CLASS)) {
     return;
   }
   setLocked(panel.context, true);
   panel.addClass(READ_ONLY_CLASS);
-  const cellsReadOnly = (on: boolean) => panel.content.widgets.forEach(c => (c.readOnly = on));
-  cellsReadOnly(true);
-  panel.content.model?.cells.changed.connect(() => cellsReadOnly(isLocked(panel.context)));
 
   const note = new Widget();
   note.addClass('dojo-nb-read-only-note');
@@ -68,7 +80,6 @@ export function showLocked(panel: NotebookPanel, onEdit?: () => void): void {
     tooltip: 'Allow editing and saving this trajectory (it is the episode record: better Save As a copy)',
     onClick: () => {
       setLocked(panel.context, false);
-      cellsReadOnly(false);
       panel.removeClass(READ_ONLY_CLASS);
       note.dispose();
       edit.dispose();

@@ -91,3 +91,25 @@ def test_started_by_name_without_a_sandbox_is_refused(tmp_path: Path, monkeypatc
         km.start_kernel(cwd=str(folder))
     assert not km.has_kernel
     assert list(folder.iterdir()) == []
+
+
+def test_started_by_name_in_an_episode_folder_uses_its_sandbox(tmp_path: Path) -> None:
+    """JupyterLab on runs/EP/trajectory.ipynb: the kernel sees that episode's input and working."""
+    if not shutil.which("bwrap"):
+        pytest.skip("bwrap is not installed (apt-get install bubblewrap)")
+    from dojo_nb.kernel.spec import EPISODE_SANDBOX
+    from dojo_nb.record import layout
+
+    assert EPISODE_SANDBOX == layout.SANDBOX
+    episode = tmp_path / "ep"
+    for part in layout.SANDBOX_PARTS:
+        (episode / layout.SANDBOX / part).mkdir(parents=True)
+    (episode / layout.SANDBOX / "input" / "train.csv").write_text("a\n1\n")
+    km = _manager(tmp_path)
+    km.start_kernel(cwd=str(episode))
+    try:
+        out = _run(km, "import os; print(sorted(os.listdir('/episode/input')))")
+    finally:
+        km.shutdown_kernel(now=True)
+    assert out.strip() == "['train.csv']"
+    assert sorted(p.name for p in episode.iterdir()) == [layout.SANDBOX]
