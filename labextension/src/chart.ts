@@ -61,10 +61,13 @@ export class ScoreCurves extends Widget {
     const select = document.createElement('select');
     select.className = 'dojo-nb-curves-scale';
     select.title = 'What the vertical axis shows';
-    for (const [value, text] of [
-      ['position', 'public position score (0–1)'],
-      ['score', `public ${series[0]?.metric ?? 'score'}`]
-    ]) {
+    // Two tasks' metrics share no axis: then only the position score (0-1 on every task).
+    const metrics = new Set(series.map(s => s.metric));
+    const scales = [['position', 'public position score (0–1)']];
+    if (metrics.size <= 1) {
+      scales.push(['score', `public ${series[0]?.metric ?? 'score'}`]);
+    }
+    for (const [value, text] of scales) {
       const opt = document.createElement('option');
       opt.value = value;
       opt.textContent = text;

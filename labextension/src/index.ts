@@ -149,7 +149,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         panel.title.label = episodeLabel(panel);
-        panel.title.caption = panel.context.path;
+        panel.title.caption = `${panel.context.path} (read-only trajectory)`;
+        panel.title.icon = notebookIcon;
         decorateNotebook(panel);
         showLocked(panel, () => {
           // Editing on purpose: the same document as an ordinary notebook (kernels allowed).

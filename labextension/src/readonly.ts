@@ -30,35 +30,47 @@ export function isLocked(context: Context): boolean {
   return locked.has(context);
 }
 
-/** Turn saving off (or on again) for `context`, and show it on its notebook panels. */
+/**
+ * Turn saving off (or on again) for `context`. Lab asks two things before it writes a document:
+ * `canSave` (autosave, save-on-close) and `contentsModel.writable` (the Save command, Ctrl+S);
+ * while locked both say no, as for a file the server reports read-only.
+ */
 export function setLocked(context: Context, on: boolean): void {
   if (on === locked.has(context)) {
     return;
   }
-  if (on) {
-    locked.add(context);
-    // An own property shadows the prototype's getter: Lab's SaveHandler and close dialog ask it.
-    const proto = Object.getPrototypeOf(context);
-    const original = Object.getOwnPropertyDescriptor(proto, 'canSave');
-    Object.defineProperty(context, 'canSave', {
-      configurable: true,
-      get: () => !locked.has(context) && (original?.get ? Boolean(original.get.call(context)) : true)
-    });
-  } else {
-    locked.delete(context);
-  }
-  const model = context.model;
   if (!watched.has(context)) {
     watched.add(context);
+    // Own properties shadow the prototype's getters, for this document only.
+    const proto = Object.getPrototypeOf(context);
+    const canSave = Object.getOwnPropertyDescriptor(proto, 'canSave');
+    const contents = Object.getOwnPropertyDescriptor(proto, 'contentsModel');
+    Object.defineProperty(context, 'canSave', {
+      configurable: true,
+      get: () => !locked.has(context) && (canSave?.get ? Boolean(canSave.get.call(context)) : true)
+    });
+    Object.defineProperty(context, 'contentsModel', {
+      configurable: true,
+      get: () => {
+        const model = contents?.get?.call(context);
+        return model && locked.has(context) ? { ...model, writable: false } : model;
+      }
+    });
+    const model = context.model;
     model.stateChanged.connect((_, change) => {
       if (change.name === 'dirty' && change.newValue === true && locked.has(context)) {
         model.dirty = false;
       }
     });
   }
-  model.readOnly = on;
   if (on) {
-    model.dirty = false;
+    locked.add(context);
+  } else {
+    locked.delete(context);
+  }
+  context.model.readOnly = on;
+  if (on) {
+    context.model.dirty = false;
   }
 }
 

@@ -75,6 +75,9 @@ def test_different_tasks_need_compare_anyway(browser: Browser, lab: Lab, episode
     result = _result(page)
     assert result and result["left"] and result["right"], result
     assert page.locator(".dojo-nb-curves-different-tasks").count() == 1
+    # No shared metric axis for two tasks: only the position score is offered.
+    options = page.locator(".dojo-nb-curves-different-tasks select.dojo-nb-curves-scale option")
+    assert options.all_inner_texts() == ["public position score (0–1)"]
     tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").all_inner_texts()
     assert any("(different tasks)" in t for t in tabs), tabs
     # Opening to compare started no kernel, renamed nothing (a tab title is a file name in
