@@ -15,7 +15,8 @@ import { IEditorServices } from '@jupyterlab/codeeditor';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
-import { INotebookTracker, INotebookWidgetFactory, NotebookPanel } from '@jupyterlab/notebook';
+import { DocumentRegistry } from '@jupyterlab/docregistry';
+import { INotebookTracker, INotebookWidgetFactory, NotebookPanel, NotebookWidgetFactory } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { notebookIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
@@ -118,7 +119,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     browsers: IFileBrowserFactory | null,
     restorer: ILayoutRestorer | null,
-    notebookFactory: NotebookWidgetFactoryLike | null
+    notebookFactory: NotebookWidgetFactory.IFactory | null
   ) => {
     // The read-only Trajectory viewer, the default for trajectory.ipynb.
     const factory = trajectoryFactory({
@@ -184,7 +185,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return result.button.accept;
     }
 
-    async function open(path: string, options: DocumentRegistry_OpenOptions): Promise<NotebookPanel> {
+    async function open(path: string, options: DocumentRegistry.IOpenOptions): Promise<NotebookPanel> {
       const panel = docManager.openOrReveal(path, FACTORY, undefined, options) as NotebookPanel | undefined;
       if (!panel) {
         throw new Error(`Cannot open ${path} as a trajectory`);
@@ -308,9 +309,5 @@ const plugin: JupyterFrontEndPlugin<void> = {
     console.log(`${PLUGIN_ID} activated`);
   }
 };
-
-/** What this plugin reads of the notebook widget factory (its editor and notebook settings). */
-type NotebookWidgetFactoryLike = { editorConfig: any; notebookConfig: any };
-type DocumentRegistry_OpenOptions = { mode: 'tab-after' | 'split-right'; ref?: string };
 
 export default plugin;

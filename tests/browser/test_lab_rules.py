@@ -1,7 +1,8 @@
 """Lab Compare keeps the CLI's rules, in a real browser: it refuses what is not a trajectory,
 asks before comparing two tasks ("Compare anyway"), pairs the cells exactly as the static
 `dojo-nb compare` page does, scrolls to a submission when its chart point is clicked, is in
-the file browser's context menu, and logs no console error while doing so."""
+the file browser's context menu, and logs no console error while doing so.
+Writes docs/img/lab-compare-tasks.png."""
 
 from __future__ import annotations
 
@@ -70,6 +71,8 @@ def test_different_tasks_need_compare_anyway(browser: Browser, lab: Lab, episode
     # Compare anyway: both open, and the chart says the tasks differ.
     _compare(page, left, right)
     dialog.wait_for(state="visible")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(img_dir / "lab-compare-tasks.png"))
     dialog.locator(".jp-Dialog-button", has_text="Compare anyway").click()
     page.locator(".dojo-nb-compare-right .dojo-nb-badge").first.wait_for(state="visible")
     result = _result(page)
