@@ -154,9 +154,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         panel.title.icon = notebookIcon;
         decorateNotebook(panel);
         showLocked(panel, () => {
-          // Editing on purpose: the same document as an ordinary notebook (kernels allowed).
+          // Editing on purpose: saving is back; a kernel may be picked (Open With > Notebook runs cells).
           panel.sessionContext.kernelPreference = { ...panel.sessionContext.kernelPreference, canStart: true };
-          docManager.openOrReveal(panel.context.path, 'Notebook');
         });
       });
     });

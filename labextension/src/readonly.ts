@@ -7,7 +7,8 @@
  * notebook whose metadata says it is a trajectory is made read-only once loaded. Saving is off
  * through `context.canSave`, which Lab's autosave and save-on-close consult, and the document
  * never shows as changed (what changes in memory, e.g. the kernelspec Lab writes when a kernel
- * starts, is not the record's); "Edit" in the toolbar turns saving back on, on purpose.
+ * starts, is not the record's); "Edit" in the toolbar turns saving back on for that document,
+ * on purpose.
  * Cells are not made read-only one by one: `cell.readOnly` writes `metadata.editable`.
  */
 import { DocumentRegistry, DocumentWidget } from '@jupyterlab/docregistry';
@@ -24,6 +25,8 @@ type Context = DocumentRegistry.IContext<DocumentRegistry.IModel>;
 
 const locked = new WeakSet<Context>();
 const watched = new WeakSet<Context>();
+/** Documents a person chose to edit (Edit): not locked again when another view opens them. */
+const released = new WeakSet<Context>();
 
 /** Whether saving a document is off because it is a trajectory. */
 export function isLocked(context: Context): boolean {
@@ -76,7 +79,7 @@ export function setLocked(context: Context, on: boolean): void {
 
 /** A notebook panel shown read-only: saving off, a toolbar note and an Edit button. */
 export function showLocked(panel: NotebookPanel, onEdit?: () => void): void {
-  if (panel.hasClass(READ_ONLY_CLASS)) {
+  if (panel.hasClass(READ_ONLY_CLASS) || released.has(panel.context)) {
     return;
   }
   setLocked(panel.context, true);
@@ -89,8 +92,9 @@ export function showLocked(panel: NotebookPanel, onEdit?: () => void): void {
   const edit = new ToolbarButton({
     label: 'Edit',
     className: 'dojo-nb-edit-trajectory',
-    tooltip: 'Allow editing and saving this trajectory (it is the episode record: better Save As a copy)',
+    tooltip: 'Allow saving this trajectory (it is the episode record: File > Save As makes a copy instead)',
     onClick: () => {
+      released.add(panel.context);
       setLocked(panel.context, false);
       panel.removeClass(READ_ONLY_CLASS);
       note.dispose();

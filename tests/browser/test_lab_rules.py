@@ -7,6 +7,7 @@ Writes docs/img/lab-compare-tasks.png."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -148,5 +149,31 @@ def test_compare_with_in_the_file_browser(browser: Browser, lab: Lab, episodes: 
     page.fill(".dojo-nb-compare-right-path", episodes.rel(episodes.scripted))
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     page.locator(".dojo-nb-compare-right .dojo-nb-badge").first.wait_for(state="visible")
+    assert not _all_errors(page), "\n".join(_all_errors(page))
+    page.close()
+
+
+def test_edit_turns_saving_back_on(browser: Browser, lab: Lab, episodes: Episodes) -> None:
+    """Read-only is the default, not a prison: after Edit, Ctrl+S saves (on a copy of a
+    trajectory, so the other tests' files stay as they were)."""
+    copy = episodes.root / "edit-me" / "trajectory.ipynb"
+    copy.parent.mkdir()
+    shutil.copy(episodes.baseline / "trajectory.ipynb", copy)
+    mtime = copy.stat().st_mtime_ns
+    page = _open_lab(browser, lab)
+    page.evaluate("(p) => window.jupyterapp.commands.execute('docmanager:open', {path: p})", "edit-me/trajectory.ipynb")
+    viewer = page.locator(".dojo-nb-trajectory-viewer")
+    viewer.locator(".dojo-nb-badge").first.wait_for(state="visible")
+    # Locked first: Ctrl+S writes nothing.
+    viewer.locator(".jp-Cell").first.click()
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1500)
+    assert copy.stat().st_mtime_ns == mtime
+    viewer.locator(".dojo-nb-edit-trajectory").click()
+    assert viewer.locator(".dojo-nb-read-only-note").count() == 0
+    viewer.locator(".jp-Cell").first.click()
+    page.keyboard.press("Control+s")
+    assert _wait_until(lambda: copy.stat().st_mtime_ns != mtime, timeout=10), "Ctrl+S did not save after Edit"
+    assert lab.api("/api/kernels") == []
     assert not _all_errors(page), "\n".join(_all_errors(page))
     page.close()
