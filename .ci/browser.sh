@@ -50,10 +50,21 @@ for d in jupyter_path("labextensions"):
         print(p); break
 PY
 )"
-if [ -z "$installed" ]; then
+# The wheel's other shared data: the kernelspecs trajectories name, the Compare server extension.
+shared_ok="$("$PY" - <<'PY'
+import os
+from jupyter_core.paths import jupyter_config_path, jupyter_path
+kernels = any(os.path.isfile(os.path.join(d, "dojo-local", "kernel.json")) for d in jupyter_path("kernels"))
+server = any(os.path.isfile(os.path.join(d, "jupyter_server_config.d", "dojo_nb.json")) for d in jupyter_config_path())
+print("yes" if kernels and server else "")
+PY
+)"
+if [ -z "$installed" ] || [ -z "$shared_ok" ]; then
   # Same as CI's install; the hatch hook finds labextension/dist up to date and only copies it.
   "$PY" -m pip install -q -e ".[dev]"
 fi
 "$PY" -m jupyter labextension list 2>&1 | grep -E "dojo-nb-lab.*enabled.*OK" \
   || { echo "!!! dojo-nb-lab is not enabled in JupyterLab"; "$PY" -m jupyter labextension list; exit 1; }
+"$PY" -m jupyter server extension list 2>&1 | grep -E "dojo_nb.views.lab.*enabled" \
+  || { echo "!!! the dojo_nb.views.lab server extension is not enabled"; exit 1; }
 "$PY" -c "import playwright.sync_api" || { echo "!!! playwright (Python) missing: pip install -e '.[dev]'"; exit 1; }

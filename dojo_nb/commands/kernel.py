@@ -59,17 +59,14 @@ def install_cmd(prefix: Optional[Path] = typer.Option(None, help="a Jupyter data
     from jupyter_core.paths import jupyter_data_dir
 
     from dojo_nb.kernel import backends
-    from dojo_nb.kernel.spec import SandboxSpec
 
     root = (prefix or Path(jupyter_data_dir())) / "kernels"
     for name in ("local", "docker"):
         backend = backends.get(name)
-        kernel_json = backend.kernelspec(SandboxSpec(root=Path.cwd()))
-        # Started by name, the sandbox is $DOJO_NB_SANDBOX_SPEC's file or the kernel's working folder.
-        kernel_json["metadata"]["kernel_provisioner"]["config"] = {}
+        # Started by name, the sandbox is $DOJO_NB_SANDBOX_SPEC's file or the kernel's folder.
         folder = root / backend.kernel_name()
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "kernel.json").write_text(json.dumps(kernel_json, indent=1))
+        (folder / "kernel.json").write_text(json.dumps(backend.named_kernelspec(), indent=1) + "\n")
         console.print(f"installed {backend.kernel_name()} at {folder}")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 from jupyter_client.kernelspec import KernelSpec
@@ -87,6 +88,15 @@ class Backend:
             },
         }
 
+    def named_kernelspec(self) -> dict[str, Any]:
+        """kernel.json for a kernel started by name (JupyterLab, papermill): no sandbox in it,
+        the provisioner takes $DOJO_NB_SANDBOX_SPEC's file or the folder it is started in.
+        Shipped in the wheel (kernels/kernelspecs/, share/jupyter/kernels/) and written by
+        `dojo-nb kernel install`, so a trajectory's ``metadata.kernelspec`` names one that exists."""
+        kernel_json = self.kernelspec(SandboxSpec(root=Path("/")))
+        kernel_json["metadata"]["kernel_provisioner"]["config"] = {}
+        return kernel_json
+
     def notebook_kernelspec(self) -> dict[str, str]:
         """The short form for a notebook's ``metadata.kernelspec``."""
         return {"name": self.kernel_name(), "display_name": f"Python 3 (dojo-nb {self.name} sandbox)",
@@ -149,6 +159,17 @@ def require_isolation(backend: str | Backend, allow_unsandboxed: bool | None = N
     allowed = unsafe_allowed_by_env() if allow_unsandboxed is None else allow_unsandboxed
     if not allowed:
         raise NotIsolated(refusal_message(be.name, gap, who))
+
+
+def named_start_spec(backend: Backend, cwd: str | None) -> SandboxSpec:
+    """The sandbox of a kernel started by name (no spec in its kernelspec).
+
+    Refused (`NotIsolated`) on a backend that cannot confine it unless
+    $DOJO_NB_UNSAFE_NO_SANDBOX opts in: whatever JupyterLab can start from a trajectory is
+    sandboxed. Else $DOJO_NB_SANDBOX_SPEC's file, or the folder the kernel is started in
+    (JupyterLab and papermill pass the notebook's folder)."""
+    require_isolation(backend, who="a kernel started by name (JupyterLab, papermill)")
+    return SandboxSpec.from_env_or_cwd(cwd)
 
 
 class DojoKernelManager(AsyncKernelManager):

@@ -122,9 +122,10 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     _heartbeat_task: asyncio.Task | None = None
     _exit_code: int | None = None
 
-    def sandbox_spec(self) -> SandboxSpec:
+    def sandbox_spec(self, cwd: str | None = None) -> SandboxSpec:
         if self._spec is None:
-            self._spec = SandboxSpec.from_dict(dict(self.sandbox)) if self.sandbox else SandboxSpec.from_env_or_cwd()
+            self._spec = (SandboxSpec.from_dict(dict(self.sandbox)) if self.sandbox
+                          else backends.named_start_spec(DockerBackend(), cwd))
         return self._spec
 
     @property
@@ -167,7 +168,7 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         return self.user.uid if self.user else KERNEL_UID
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
-        spec = self.sandbox_spec()
+        spec = self.sandbox_spec(kwargs.get("cwd"))
         spec.ensure_dirs()
         km = self.parent
         if self.run_dir is None:

@@ -108,9 +108,10 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     _oom_base = 0
     _spec: SandboxSpec | None = None
 
-    def sandbox_spec(self) -> SandboxSpec:
+    def sandbox_spec(self, cwd: str | None = None) -> SandboxSpec:
         if self._spec is None:
-            self._spec = SandboxSpec.from_dict(dict(self.sandbox)) if self.sandbox else SandboxSpec.from_env_or_cwd()
+            self._spec = (SandboxSpec.from_dict(dict(self.sandbox)) if self.sandbox
+                          else backends.named_start_spec(LocalBackend(), cwd))
         return self._spec
 
     def _prepare_once(self, spec: SandboxSpec, sandboxed: bool) -> None:
@@ -134,7 +135,7 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         km.connection_file = str(self.socket_dir / "c.json")
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
-        spec = self.sandbox_spec()
+        spec = self.sandbox_spec(kwargs.get("cwd"))
         spec.ensure_dirs()
         km = self.parent
         if km is None:

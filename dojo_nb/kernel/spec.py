@@ -22,6 +22,11 @@ SPEC_ENV = "DOJO_NB_SANDBOX_SPEC"
 
 _SUBDIRS = ("input", "working", "submission")
 
+#: The sandbox folder of an episode folder (the same name as dojo_nb.record.layout.SANDBOX, which
+#: kernel/ does not import; a test checks they agree): a kernel started by name in an episode
+#: folder (JupyterLab on a trajectory) runs in that episode's sandbox.
+EPISODE_SANDBOX = "sandbox"
+
 
 def normalize_gpus(gpus: str | int | None) -> str | int | None:
     """``None``/``0``/``"none"``: no GPU; ``"all"``; or a positive count (``2`` or ``"2"``)."""
@@ -140,12 +145,18 @@ class SandboxSpec:
         return path
 
     @classmethod
-    def from_env_or_cwd(cls) -> SandboxSpec:
-        """The spec for a kernel started by name: the file in $DOJO_NB_SANDBOX_SPEC, else the cwd."""
+    def from_env_or_cwd(cls, cwd: str | os.PathLike[str] | None = None) -> SandboxSpec:
+        """The spec for a kernel started by name: the file in $DOJO_NB_SANDBOX_SPEC, else the
+        folder it was started in (`cwd`, else this process's), or that folder's episode
+        sandbox when it is an episode folder (``sandbox/input/`` in it)."""
         named = os.environ.get(SPEC_ENV)
         if named:
             try:
                 return cls.from_dict(json.loads(Path(named).read_text()))
             except (OSError, ValueError) as exc:
                 raise ValueError(f"${SPEC_ENV}={named!r} is not a readable sandbox spec: {exc}") from exc
-        return cls(root=Path.cwd())
+        folder = Path(cwd) if cwd else Path.cwd()
+        episode_sandbox = folder / EPISODE_SANDBOX
+        if (episode_sandbox / "input").is_dir() and not episode_sandbox.is_symlink():
+            return cls(root=episode_sandbox)
+        return cls(root=folder)

@@ -5,6 +5,7 @@
  * Each series shows a dot per graded submission and a step line of the best score so far.
  * Two scales: the public position score (0..1, comparable across tasks) and the task
  * metric itself (public split; the best-so-far line follows the metric's direction).
+ * Clicking a point calls `onPick(series, step)` (Lab Compare scrolls to that submission).
  */
 import { Widget } from '@lumino/widgets';
 
@@ -43,9 +44,12 @@ function ticks(lo: number, hi: number, count: number): number[] {
   return out;
 }
 
+export type PickHandler = (series: number, step: number) => void;
+
 export class ScoreCurves extends Widget {
-  constructor(series: IScoreSeries[]) {
+  constructor(series: IScoreSeries[], onPick?: PickHandler) {
     super();
+    this._onPick = onPick ?? null;
     this.addClass('dojo-nb-curves');
     this._series = series;
     this.title.label = 'Score curves';
@@ -57,10 +61,13 @@ export class ScoreCurves extends Widget {
     const select = document.createElement('select');
     select.className = 'dojo-nb-curves-scale';
     select.title = 'What the vertical axis shows';
-    for (const [value, text] of [
-      ['position', 'public position score (0–1)'],
-      ['score', `public ${series[0]?.metric ?? 'score'}`]
-    ]) {
+    // Two tasks' metrics share no axis: then only the position score (0-1 on every task).
+    const metrics = new Set(series.map(s => s.metric));
+    const scales = [['position', 'public position score (0–1)']];
+    if (metrics.size <= 1) {
+      scales.push(['score', `public ${series[0]?.metric ?? 'score'}`]);
+    }
+    for (const [value, text] of scales) {
       const opt = document.createElement('option');
       opt.value = value;
       opt.textContent = text;
@@ -188,6 +195,11 @@ export class ScoreCurves extends Widget {
         }, g);
         el('title', {}, dot).textContent =
           `${s.label}, step ${p.step}: position ${formatNumber(p.position)}, ${s.metric} ${formatNumber(p.score)}${p.final ? ' (final)' : ''}`;
+        if (this._onPick) {
+          const pick = this._onPick;
+          dot.classList.add('dojo-nb-curve-point-link');
+          dot.addEventListener('click', () => pick(i, p.step));
+        }
       }
     });
 
@@ -200,6 +212,7 @@ export class ScoreCurves extends Widget {
   }
 
   private _series: IScoreSeries[];
+  private _onPick: PickHandler | null;
   private _scale: Scale = 'position';
   private _host: HTMLElement;
   private _legend: HTMLElement;

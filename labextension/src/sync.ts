@@ -1,16 +1,14 @@
 /**
- * Scrolling two trajectory notebooks together, by step.
+ * Scrolling two trajectory notebooks together, cell by paired cell.
  *
  * When one notebook scrolls, the cell at the top of its viewport (and how far into that
- * cell the viewport starts) is matched to the cell with the same `metadata.dojo.step` in the
- * other notebook (or the last step before it when the other has no such step), and the other
- * notebook is scrolled so that cell sits at the same place.
+ * cell the viewport starts) is looked up in the pairing (src/pairing.ts: the same rows the
+ * static compare page shows side by side), and the other notebook is scrolled so that the
+ * partner cell sits at the same place.
  */
 import { Cell } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
-
-import { alignKey, cellDojo } from './dojo';
 
 /** The element that scrolls a notebook (the windowed list's outer node in JupyterLab 4). */
 export function scroller(panel: NotebookPanel): HTMLElement {
@@ -40,41 +38,11 @@ function topAnchor(panel: NotebookPanel): IAnchor | null {
   return null;
 }
 
-function stepOf(cell: Cell): number | null {
-  const d = cellDojo(cell.model);
-  return d && typeof d.step === 'number' ? d.step : null;
-}
-
-/** Index in `panel` of the cell matching `cell` of the other notebook. */
-function matchIndex(panel: NotebookPanel, cell: Cell): number | null {
-  const d = cellDojo(cell.model);
-  const key = alignKey(d);
-  const step = stepOf(cell);
-  const cells = panel.content.widgets;
-  if (key !== null) {
-    for (let i = 0; i < cells.length; i++) {
-      if (alignKey(cellDojo(cells[i].model)) === key) {
-        return i;
-      }
-    }
-  }
-  if (step === null) {
-    return null;
-  }
-  // No such step over there: the last cell with a smaller step.
-  let best: number | null = null;
-  for (let i = 0; i < cells.length; i++) {
-    const s = stepOf(cells[i]);
-    if (s !== null && s <= step) {
-      best = i;
-    }
-  }
-  return best;
-}
-
 export class ScrollSync implements IDisposable {
-  constructor(a: NotebookPanel, b: NotebookPanel) {
+  /** `partners.get(panel)[i]`: the index in the other panel shown with cell `i` (or null). */
+  constructor(a: NotebookPanel, b: NotebookPanel, partners: Map<NotebookPanel, Array<number | null>>) {
     this._panels = [a, b];
+    this._partners = partners;
     for (const [src, dst] of [
       [a, b],
       [b, a]
@@ -115,8 +83,8 @@ export class ScrollSync implements IDisposable {
     if (!anchor) {
       return;
     }
-    const index = matchIndex(dst, src.content.widgets[anchor.index]);
-    if (index === null) {
+    const index = this._partners.get(src)?.[anchor.index] ?? null;
+    if (index === null || index >= dst.content.widgets.length) {
       return;
     }
     const cell = dst.content.widgets[index];
@@ -154,6 +122,7 @@ export class ScrollSync implements IDisposable {
   }
 
   private _panels: NotebookPanel[];
+  private _partners: Map<NotebookPanel, Array<number | null>>;
   private _listeners: Array<[HTMLElement, () => void]> = [];
   private _ignoreUntil = new Map<NotebookPanel, number>();
   private _frame = 0;

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import nbformat
 import pytest
 
 CHROMIUM = os.environ.get("DOJO_CHROMIUM", "/usr/bin/chromium")
@@ -34,6 +35,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 REPO = Path(__file__).resolve().parents[2]
 IMG_DIR = REPO / "docs" / "img"
 TASK = "iris-species"
+OTHER_TASK = "wine-cultivar"
 XSS_HTML = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
 
@@ -65,6 +67,8 @@ class Episodes:
     root: Path          # the Jupyter root dir
     baseline: Path      # episode dir (relative name "baseline" under root)
     scripted: Path      # episode dir (relative name "scripted"): errors, two submits, XSS output
+    other_task: Path    # episode dir (relative name "other-task"): the baseline on OTHER_TASK
+    plain: Path         # "plain.ipynb": an ordinary notebook, not a trajectory
 
     def rel(self, episode: Path) -> str:
         return (episode / "trajectory.ipynb").relative_to(self.root).as_posix()
@@ -121,9 +125,14 @@ def episodes(tmp_path_factory: pytest.TempPathFactory) -> Episodes:
     outcome = run_episode(TASK, "baseline", out_dir=root / "baseline", replay=False, max_steps=40)
     assert outcome.error is None, outcome.error
     scripted = _scripted_episode(root / "scripted")
-    for ep in (outcome.episode_dir, scripted):
+    other = run_episode(OTHER_TASK, "baseline", out_dir=root / "other-task", replay=False, max_steps=40)
+    assert other.error is None, other.error
+    for ep in (outcome.episode_dir, scripted, other.episode_dir):
         assert (ep / "trajectory.ipynb").is_file(), ep
-    return Episodes(root=root, baseline=Path(outcome.episode_dir), scripted=scripted)
+    plain = root / "plain.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")]), plain)
+    return Episodes(root=root, baseline=Path(outcome.episode_dir), scripted=scripted,
+                    other_task=Path(other.episode_dir), plain=plain)
 
 
 # --- jupyter lab ----------------------------------------------------------------------------
@@ -176,9 +185,14 @@ def lab(episodes: Episodes, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     notif = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notif.parent.mkdir(parents=True)
     notif.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # The server extension, enabled by the file the wheel installs in etc/jupyter.
+    server_d = home / "config" / "jupyter_server_config.d"
+    server_d.mkdir(parents=True)
+    shutil.copy(REPO / "jupyter-config" / "jupyter_server_config.d" / "dojo_nb.json", server_d)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTER_PLATFORM_DIRS="1")
+               JUPYTER_PLATFORM_DIRS="1", JUPYTER_PATH=str(_checkout_share(home)),
+               PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
     log = open(home / "lab.log", "wb")
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -206,6 +220,19 @@ def lab(episodes: Episodes, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         _stop_group(proc)
         log.close()
+
+
+def _checkout_share(home: Path) -> Path:
+    """A share/jupyter of this checkout, first on JUPYTER_PATH: its built extension
+    (labextension/dist, when built) and its kernelspecs, as the wheel installs them, so the
+    tests try this checkout's code rather than whatever dojo-nb is installed."""
+    share = home / "share-jupyter"
+    (share / "labextensions").mkdir(parents=True)
+    dist = REPO / "labextension" / "dist"
+    if (dist / "package.json").is_file():
+        (share / "labextensions" / "dojo-nb-lab").symlink_to(dist, target_is_directory=True)
+    shutil.copytree(REPO / "kernels" / "kernelspecs", share / "kernels")
+    return share
 
 
 def _has_module(name: str) -> bool:

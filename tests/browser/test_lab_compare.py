@@ -1,10 +1,12 @@
 """The JupyterLab extension in a real browser: load, compare two trajectories, badges,
-synced scroll, score curves; writes docs/img/lab-compare.png."""
+scroll synced by the pairing the static compare page uses, score curves; writes
+docs/img/lab-compare.png."""
 
 from __future__ import annotations
 
 import itertools
 import time
+import urllib.parse
 from typing import Any
 
 import nbformat
@@ -28,18 +30,11 @@ TOP_CELL_JS = """(sel) => {
     const r = cell.getBoundingClientRect();
     if (r.height > 0 && r.bottom > top + 1) {
       return {key: cell.dataset.dojoKey || null, step: cell.dataset.dojoStep ? Number(cell.dataset.dojoStep) : null,
-              scrollTop: outer.scrollTop};
+              index: Number(cell.dataset.windowedListIndex), scrollTop: outer.scrollTop};
     }
   }
   return null;
 }"""
-
-
-def _key(dojo: dict[str, Any]) -> str | None:
-    step = dojo.get("step")
-    if not isinstance(step, int):
-        return None
-    return f"step:{step}" if step > 0 else f"step:0:{dojo.get('action_type', '')}"
 
 
 def _cells(path) -> list[dict[str, Any]]:
@@ -47,14 +42,19 @@ def _cells(path) -> list[dict[str, Any]]:
     return [dict(c.metadata.get("dojo") or {}) for c in nb.cells]
 
 
-def _expected_match(left_key: str, right_cells: list[dict[str, Any]]) -> str | None:
-    """What the right notebook should show for the left's top cell: same step, else the last before."""
-    keys = [_key(d) for d in right_cells]
-    if left_key in keys:
-        return left_key
-    step = int(left_key.split(":")[1])
-    before = [k for d, k in zip(right_cells, keys) if isinstance(d.get("step"), int) and d["step"] <= step]
-    return before[-1] if before else None
+def pairing(lab: Lab, a: str, b: str) -> dict[str, Any]:
+    """What the server extension answers (the static compare page's alignment)."""
+    return lab.api(f"/dojo-nb/api/pairing?{urllib.parse.urlencode({'a': a, 'b': b})}")
+
+
+def partners(rows: list[list[Any]], n_left: int) -> list[int | None]:
+    """The right cell shown with each left cell: its partner, else the last partner above."""
+    direct = {a: b for a, b, _kind in rows if a is not None and b is not None}
+    out, last = [], None
+    for i in range(n_left):
+        last = direct.get(i, last)
+        out.append(last)
+    return out
 
 
 def _open_lab(browser: Browser, lab: Lab) -> Page:
@@ -128,9 +128,11 @@ def test_compare_command_side_by_side(browser: Browser, lab: Lab, episodes: Epis
     right = page.locator(".dojo-nb-compare-right")
     left.wait_for(state="visible")
     right.wait_for(state="visible")
-    # Both tabs show the notebooks that were asked for.
+    # Both tabs are named by agent and episode folder, as the static pages name them.
     tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").all_inner_texts()
-    assert any("trajectory.ipynb" in t for t in tabs), tabs
+    assert any(t.startswith("A: baseline") and episodes.baseline.name in t for t in tabs), tabs
+    assert any(t.startswith("B: scripted") and episodes.scripted.name in t for t in tabs), tabs
+    pairs = partners(pairing(lab, left_rel, right_rel)["rows"], len(left_cells))
 
     # Side by side: right starts where left ends, and they share the same rows.
     page.wait_for_selector(".dojo-nb-compare-right .dojo-nb-badge")
@@ -197,7 +199,7 @@ def test_compare_command_side_by_side(browser: Browser, lab: Lab, episodes: Epis
 
         def synced():
             lt, rt = top(".dojo-nb-compare-left"), top(".dojo-nb-compare-right")
-            ok = lt and rt and lt["key"] and rt["key"] == _expected_match(lt["key"], right_cells)
+            ok = lt and rt and pairs[lt["index"]] is not None and rt["index"] == pairs[lt["index"]]
             return (lt, rt) if ok else None
 
         pair = _wait_until(synced)
@@ -243,7 +245,7 @@ def test_compare_command_with_arguments(browser: Browser, lab: Lab, episodes: Ep
     result = page.evaluate(
         "([l, r]) => window.jupyterapp.commands.execute('%s', {left: l, right: r})" % COMMAND,
         [episodes.scripted.relative_to(episodes.root).as_posix(), episodes.rel(episodes.baseline)])
-    assert result and set(result) == {"left", "right", "curves"}, result
+    assert result and set(result) == {"left", "right", "curves", "rows", "method"}, result
     assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
     for key in ("left", "right", "curves"):
         assert page.locator(f'[id="{result[key]}"]').is_visible(), key
@@ -261,7 +263,7 @@ def test_compare_command_with_arguments(browser: Browser, lab: Lab, episodes: Ep
                   "right: 'nope2.ipynb'}); }" % COMMAND)
     err = page.locator(".jp-Dialog")
     err.wait_for(state="visible")
-    assert "No such notebook" in err.inner_text()
+    assert "no trajectory.ipynb here" in err.inner_text() or "No such" in err.inner_text(), err.inner_text()
     err.locator(".jp-Dialog-button").last.click()
     assert page.locator(".jp-NotebookPanel").count() == before
     assert not _extension_errors(page), _extension_errors(page)
