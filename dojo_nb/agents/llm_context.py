@@ -32,6 +32,7 @@ import re
 from collections import deque
 from typing import Any, Callable, Iterable
 
+from dojo_nb import python_ast
 from dojo_nb.kernel.render import truncate_middle
 
 _DIGIT = re.compile(r"\d")
@@ -156,7 +157,7 @@ class Memory:
         for name in _WORKING_FILE.findall(code):
             self.files[name] = cell
         try:
-            tree = ast.parse(code)
+            tree = python_ast.parse(code)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return
         for node in tree.body:

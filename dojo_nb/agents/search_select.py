@@ -19,6 +19,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Sequence
 
+from dojo_nb import python_ast
 from dojo_nb.agents.search_policies import SCORE_LINE
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def complexity(node: Node) -> int:
     total = 0
     for cell in node.cells or [node.code]:
         try:
-            total += sum(1 for _ in ast.walk(ast.parse(cell)))
+            total += sum(1 for _ in ast.walk(python_ast.parse(cell)))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             total += len(cell)
     return total

@@ -31,6 +31,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dojo_nb import python_ast
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
            ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -148,7 +150,7 @@ def _reads(node: ast.AST) -> set[str]:
 def cell_names(source: str) -> CellNames:
     """What a code cell reads before binding, and what it binds (`parsed` False: not Python)."""
     try:
-        tree = ast.parse(_python(source))
+        tree = python_ast.parse(_python(source))
     except (SyntaxError, ValueError):
         idents = frozenset(_IDENT.findall(source))
         return CellNames(reads=idents, binds=frozenset(), parsed=False)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from dojo_nb import python_ast
+
 _ID_NAMES = {"id_col", "id_column", "id_colname"}
 _TARGET_NAMES = {"target_col", "target_column", "target_cols", "target_columns", "label_col"}
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".dcm"}
@@ -53,7 +55,7 @@ def grader_columns(folder: Path) -> tuple[str | None, list[str]]:
         if not path.is_file():
             continue
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            tree = python_ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError):
             continue
         for node in ast.walk(tree):
