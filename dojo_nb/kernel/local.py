@@ -15,6 +15,8 @@ once that the sandbox is weaker.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -33,6 +35,7 @@ from dojo_nb.kernel import backends, cgroups, disk, sockets, users
 from dojo_nb.kernel.bwrap import bwrap_argv, bwrap_path, no_bwrap_reason, warn_no_bwrap
 from dojo_nb.kernel.bwrap import say as bwrap_say
 from dojo_nb.kernel.disk import EpisodeDisk
+from dojo_nb.kernel.fork import FORKS, Family, ns_pid_to_host, pid_alive
 from dojo_nb.kernel.limits import make_preexec, pick_cpus, thread_env
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
 from dojo_nb.kernel.users import SandboxUser
@@ -105,6 +108,11 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     cgroup: cgroups.KernelCgroup | None = None
     disk: EpisodeDisk | None = None
     cpu_set: set[int] | None = None
+    #: Forking (`dojo_nb.kernel.fork`): the kernels sharing this sandbox, this kernel's host pid.
+    can_fork = True
+    family: Family | None = None
+    kernel_pid: int | None = None
+    sandboxed_paths = True
     _oom_base = 0
     _spec: SandboxSpec | None = None
 
@@ -132,6 +140,14 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         km.transport = "ipc"
         km.ip = str(self.socket_dir / "s")
         km.connection_file = str(self.socket_dir / "c.json")
+        self.family = Family()
+        forks = spec.root / FORKS
+        forks.mkdir(exist_ok=True)
+        if self.user is not None:
+            os.chown(forks, self.user.uid, self.user.gid)
+        launcher = self.socket_dir / sockets.LAUNCHER  # the driver's file: the kernel cannot replace it
+        shutil.copyfile(Path(__file__).with_name("launcher.py"), launcher)
+        os.chmod(launcher, 0o644)
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         spec = self.sandbox_spec()
@@ -157,6 +173,9 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         cmd = list(kwargs.pop("cmd"))
         if cmd and cmd[0] in _PYTHON_NAMES:
             cmd[0] = sys.executable
+        if cmd[1:3] == ["-m", "ipykernel_launcher"]:  # our launcher: a supervisor, and forks on request
+            cmd[1:3] = [str(self.socket_dir / sockets.LAUNCHER), "supervise"]
+        self.sandboxed_paths = bool(bwrap)
         if bwrap:
             kernel_paths = SandboxSpec.mounted_paths()
             home = "/tmp"
@@ -198,7 +217,8 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             if self.cgroup is None:
                 self.cgroup = cgroups.KernelCgroup.create(f"{os.getpid()}-{self.run_dir.name}", spec.memory_mb,
                                                           spec.pids, cpu_set)
-            self.cgroup.kill_all()  # what a previous kernel left (a daemonised child) goes first
+            if not self.forked():
+                self.cgroup.kill_all()  # what a previous kernel left (a daemonised child) goes first
             self._oom_base = self.cgroup.oom_kills()
             procs_files = self.cgroup.procs_files()
         log_fd = os.open(self.run_dir / "kernel.log",
@@ -222,6 +242,50 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             self.pgid = None
         self.cwd = kwargs["cwd"]
         return self.connection_info
+
+    def forked(self) -> bool:
+        """True while forks of this kernel live in its sandbox (then only the kernel itself is signalled)."""
+        return self.family is not None and self.family.busy
+
+    def host_pid(self, ns_pid: int) -> int | None:
+        """The host pid of the kernel of this sandbox that sees itself as `ns_pid`."""
+        return ns_pid_to_host(self.process.pid, ns_pid) if self.process is not None else None
+
+    async def pin_kernel(self, session: Any) -> None:
+        """Learn this kernel's own host pid (before its first fork: the sandbox then outlives it)."""
+        if pid_alive(self.kernel_pid):
+            return
+        ns_pid = (await session.probe({"pid": "__import__('os').getpid()"}, timeout=10)).get("pid", "")
+        self.kernel_pid = self.host_pid(int(ns_pid)) if ns_pid.isdigit() else None
+        if self.kernel_pid is None:
+            from dojo_nb.kernel.fork import ForkUnavailable
+
+            raise ForkUnavailable("the kernel's process was not found in its sandbox")
+
+    async def poll(self) -> int | None:
+        if self.forked() and self.kernel_pid is not None:
+            return None if pid_alive(self.kernel_pid) else -9
+        return await super().poll()
+
+    async def wait(self) -> int | None:
+        if self.forked():
+            while await self.poll() is None:
+                await asyncio.sleep(0.05)
+            return -9
+        return await super().wait()
+
+    async def send_signal(self, signum: int) -> None:
+        if self.forked() and self.kernel_pid is not None:
+            for send in (os.killpg, os.kill):  # its group: its cells' children, never the forks (own sessions)
+                with contextlib.suppress(OSError):
+                    send(self.kernel_pid, signum)
+            return
+        await super().send_signal(signum)
+
+    async def kill(self, restart: bool = False) -> None:
+        if not self.forked() and self.process is not None:
+            _kill_descendants(self.process.pid)  # without bwrap the kernel has its own group
+        await super().kill(restart=restart)
 
     def log_tail(self, max_lines: int = 5) -> str:
         """The last lines the kernel process (or bwrap) wrote to its stderr: why it died, often."""
@@ -250,6 +314,18 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
+        if self.forked():  # the sandbox hosts forks: it goes with the last of them
+            sockets.clear(self.socket_dir)
+            if self.process is not None and self.family is not None:
+                self.family.retired.append(self.process)
+            self.process, self.kernel_pid = None, None
+            if not restart and self.family is not None:
+                self.family.teardown = lambda: self._release(restart=False)
+            return
+        self._release(restart)
+
+    def _release(self, restart: bool) -> None:
+        """Remove what this kernel's sandbox held: sockets, cgroup, and at the end disk, uid, folders."""
         sockets.clear(self.socket_dir)
         if self.cgroup is not None:
             if restart:
@@ -270,6 +346,18 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
                 self.user = None
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = self.socket_dir = None
+
+
+def _kill_descendants(pid: int) -> None:
+    import psutil
+
+    try:
+        procs = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 _said: set[str] = set()

@@ -69,8 +69,9 @@ class KernelSession:
     # --- facts for the notebook --------------------------------------------------------
     @property
     def paths(self) -> SandboxPaths:
-        """The episode folders as the kernel sees them."""
-        return self.backend.paths(self.spec)
+        """The episode folders as the kernel sees them (a forked kernel's are its own)."""
+        own = getattr(getattr(self.km, "provisioner", None), "kernel_paths", None)
+        return own if isinstance(own, SandboxPaths) else self.backend.paths(self.spec)
 
     @property
     def kernelspec(self) -> dict[str, str]:
