@@ -67,6 +67,7 @@ class Family:
     forks: set[Any] = field(default_factory=set)
     teardown: Callable[[], None] | None = None   # the owner's cleanup, deferred while forks live
     retired: list[Any] = field(default_factory=list)  # the owner's earlier sandbox processes
+    on_empty: list[Callable[[], Any]] = field(default_factory=list)  # e.g. stop the owner's loop thread
 
     @property
     def busy(self) -> bool:
@@ -84,6 +85,8 @@ class Family:
             if self.teardown is not None:
                 teardown, self.teardown = self.teardown, None
                 teardown()
+            while self.on_empty:
+                self.on_empty.pop()()
 
 
 async def on_loop(loop: asyncio.AbstractEventLoop | None, coro: Any) -> Any:

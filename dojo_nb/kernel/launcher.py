@@ -33,6 +33,7 @@ PR_SET_CHILD_SUBREAPER = 36
 #: Threads of these packages are the kernel's own (recreated in a fork child).
 _OWN_THREADS = ("ipykernel", "IPython", "zmq", "jupyter_client", "tornado", "traitlets", "debugpy", "comm")
 _KEEP = []  # the parent's app, loop and streams in a child: never collected, so never closed
+_FORKS = set()  # this kernel's forks (its children until it dies): not a cell's processes
 
 
 class _BecomeChild(SystemExit):
@@ -40,7 +41,7 @@ class _BecomeChild(SystemExit):
 
 
 def _children(pid):
-    """Pids whose parent is `pid` (from /proc)."""
+    """Live (not zombie) pids whose parent is `pid` (from /proc)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -50,7 +51,7 @@ def _children(pid):
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(entry))
     return found
 
@@ -175,7 +176,13 @@ def fork_problems(cwd=None):
             continue
         if any(target == w or target.startswith(w + "/") for w in watched):
             problems.append(f"an open file in the episode's folders ({target}) would be shared by both kernels")
-    kids = _children(os.getpid())
+    for pid in list(_FORKS):  # reap the forks that ended
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                _FORKS.discard(pid)
+        except ChildProcessError:
+            _FORKS.discard(pid)
+    kids = [k for k in _children(os.getpid()) if k not in _FORKS]
     if kids:
         problems.append(f"{len(kids)} child process(es) of the kernel (a pool?) belong to this kernel only")
     return list(dict.fromkeys(problems))
@@ -185,7 +192,9 @@ def _fork_now(conn, cwd):
     pid = os.fork()
     if pid == 0:
         os.setsid()  # its own session and process group: the parent's interrupts are not its
+        _FORKS.clear()
         raise _BecomeChild((conn, cwd))
+    _FORKS.add(pid)
 
 
 def request_fork(conn, cwd, force=False):

@@ -458,8 +458,12 @@ class SyncKernelSession:
         try:
             self._run(self._session.close(), timeout=60)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
+            family = getattr(getattr(self._session.km, "provisioner", None), "family", None)
+            if family is not None and family.busy:  # this thread started the sandbox (bwrap dies with it)
+                family.on_empty.append(lambda: self._loop.call_soon_threadsafe(self._loop.stop))
+            else:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(timeout=10)
 
     def __enter__(self) -> SyncKernelSession:
         return self.start()
