@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 
+PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
 #: Threads of these packages are the kernel's own (recreated in a fork child).
@@ -56,21 +57,31 @@ def _children(pid):
     return found
 
 
-def supervise(argv):
-    """The sandbox's main process: start the kernel, reap every kernel, exit with the first's code."""
+def _prctl(option, value):
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
-        pass  # no subreaper: forks then die with the sandbox's first kernel
+        pass
+
+
+def supervise(argv):
+    """The sandbox's main process: start the kernel, reap every kernel, exit with the first's code."""
+    # A dead driver (or sandbox) sends SIGTERM: every kernel then goes (`stop`).
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # without it, forks die with the sandbox's first kernel
     first = os.fork()
     if first == 0:
         os.setpgid(0, 0)  # the kernel's interrupts (killpg) reach its own cells only
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         sys.exit(run_kernel(argv))
 
     def stop(signum, _frame):
-        for pid in _children(os.getpid()):
+        todo = _children(os.getpid())
+        while todo:  # every descendant: forks are the kernels' children until re-parented here
+            pid = todo.pop()
+            todo.extend(_children(pid))
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
