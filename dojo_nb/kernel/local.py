@@ -133,7 +133,7 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             os.chmod(self.run_dir, 0o711)
             if spec.disk_mb and disk.unavailable_reason() is None:
                 self.disk = EpisodeDisk.new(spec.disk_mb, self.user.uid, self.user.gid)
-                self.disk.attach(spec.working_dir, spec.submission_dir)
+                self.disk.attach(spec.working_dir, spec.submission_dir, spec.root / FORKS)
             else:
                 for sub in (spec.working_dir, spec.submission_dir):
                     os.chown(sub, self.user.uid, self.user.gid)
@@ -141,9 +141,9 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         km.ip = str(self.socket_dir / "s")
         km.connection_file = str(self.socket_dir / "c.json")
         self.family = Family()
-        forks = spec.root / FORKS
+        forks = spec.root / FORKS  # on the disk when there is one: forks share the parent's budget
         forks.mkdir(exist_ok=True)
-        if self.user is not None:
+        if self.user is not None and self.disk is None:
             os.chown(forks, self.user.uid, self.user.gid)
         launcher = self.socket_dir / sockets.LAUNCHER  # the driver's file: the kernel cannot replace it
         shutil.copyfile(Path(__file__).with_name("launcher.py"), launcher)
@@ -337,7 +337,7 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             if self.disk is not None:
                 spec = self.sandbox_spec()
                 try:
-                    self.disk.detach(spec.working_dir, spec.submission_dir)
+                    self.disk.detach(spec.working_dir, spec.submission_dir, spec.root / FORKS)
                 except OSError as exc:
                     log.warning("dojo-nb: could not detach the disk of %s: %s", spec.root, exc)
                 self.disk = None

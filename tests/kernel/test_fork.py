@@ -110,3 +110,21 @@ def test_docker_cannot_fork_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert session.execute("z = 1").status == "ok"
         with pytest.raises(ForkUnavailable):
             fork_sync(session, tmp_path / "child")
+
+
+def test_a_fork_stays_inside_its_parents_limits(tmp_path: Path) -> None:
+    """Same cgroup (memory, pids, CPUs bound the family together), same uid, and its files count
+    against the parent's disk budget."""
+    from dojo_nb.kernel import disk
+
+    if not shutil.which("bwrap") or disk.unavailable_reason():
+        pytest.skip(f"needs the root sandbox with a disk budget ({disk.unavailable_reason()})")
+    with SyncKernelSession(SandboxSpec(root=tmp_path / "p", disk_mb=40)).start() as session:
+        ask = "import os; print(open('/proc/self/cgroup').read().strip(), os.getuid())"
+        child = fork_sync(session, tmp_path / "child")
+        try:
+            assert child.execute(ask).text == session.execute(ask).text
+            full = child.execute("open('big.bin', 'wb').write(b'0' * (80 * 2**20))")
+            assert full.status == "error" and "No space left" in full.text, full.text
+        finally:
+            child.close()
