@@ -76,11 +76,13 @@ class Family:
     def release(self, fork: Any) -> None:
         self.forks.discard(fork)
         if not self.forks:
-            for proc in self.retired:
-                with contextlib.suppress(OSError):
+            for proc in self.retired:  # a Popen (bwrap) or a docker Container: both kill and wait
+                with contextlib.suppress(Exception):
                     proc.kill()
                 with contextlib.suppress(Exception):
                     proc.wait(timeout=10)
+                with contextlib.suppress(Exception):
+                    getattr(proc, "remove", lambda **kw: None)(force=True)
             self.retired.clear()
             if self.teardown is not None:
                 teardown, self.teardown = self.teardown, None
@@ -125,6 +127,45 @@ def pid_alive(pid: int | None) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+class Forkable:
+    """What a backend's provisioner adds to be forked: the family, and its kernel's own host pid."""
+
+    can_fork = True
+    family: Family | None = None
+    kernel_pid: int | None = None   # learned before the first fork (the sandbox then outlives it)
+    sandboxed_paths = True          # the kernel sees /episode/... (False: host paths)
+
+    def sandbox_root_pid(self) -> int | None:
+        """A host pid whose descendants are every process of the sandbox (bwrap, the container's init)."""
+        raise NotImplementedError
+
+    def forked(self) -> bool:
+        """True while forks live in this kernel's sandbox (then only the kernel itself is signalled)."""
+        return self.family is not None and self.family.busy
+
+    def host_pid(self, ns_pid: int) -> int | None:
+        """The host pid of the kernel of this sandbox that sees itself as `ns_pid`."""
+        root = self.sandbox_root_pid()
+        return ns_pid_to_host(root, ns_pid) if root is not None else None
+
+    async def pin_kernel(self, session: Any) -> None:
+        if pid_alive(self.kernel_pid):
+            return
+        ns_pid = (await session.probe({"pid": "__import__('os').getpid()"}, timeout=10)).get("pid", "")
+        self.kernel_pid = self.host_pid(int(ns_pid)) if ns_pid.isdigit() else None
+        if self.kernel_pid is None:
+            raise ForkUnavailable("the kernel's process was not found in its sandbox (is the engine on this host?)")
+
+    def signal_kernel(self, signum: int) -> bool:
+        """While forked: signal only this kernel and its cells' children (its group; forks have their own)."""
+        if not self.forked() or self.kernel_pid is None:
+            return False
+        for send in (os.killpg, os.kill):
+            with contextlib.suppress(OSError):
+                send(self.kernel_pid, signum)
+        return True
 
 
 def _mount_bind(src: Path, dst: Path) -> None:

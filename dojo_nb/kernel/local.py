@@ -35,7 +35,7 @@ from dojo_nb.kernel import backends, cgroups, disk, sockets, users
 from dojo_nb.kernel.bwrap import bwrap_argv, bwrap_path, no_bwrap_reason, warn_no_bwrap
 from dojo_nb.kernel.bwrap import say as bwrap_say
 from dojo_nb.kernel.disk import EpisodeDisk
-from dojo_nb.kernel.fork import FORKS, Family, ns_pid_to_host, pid_alive
+from dojo_nb.kernel.fork import FORKS, Family, Forkable, pid_alive
 from dojo_nb.kernel.limits import make_preexec, pick_cpus, thread_env
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
 from dojo_nb.kernel.users import SandboxUser
@@ -87,7 +87,7 @@ def kernel_env(spec: SandboxSpec, kernel_paths: SandboxPaths, home: str, extra: 
     return env
 
 
-class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
+class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
     """jupyter_client provisioner ``dojo-local``: starts ipykernel in the local sandbox.
 
     The sandbox comes from the ``sandbox`` config (a `SandboxSpec` dict, as written by
@@ -108,11 +108,6 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     cgroup: cgroups.KernelCgroup | None = None
     disk: EpisodeDisk | None = None
     cpu_set: set[int] | None = None
-    #: Forking (`dojo_nb.kernel.fork`): the kernels sharing this sandbox, this kernel's host pid.
-    can_fork = True
-    family: Family | None = None
-    kernel_pid: int | None = None
-    sandboxed_paths = True
     _oom_base = 0
     _spec: SandboxSpec | None = None
 
@@ -243,24 +238,8 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         self.cwd = kwargs["cwd"]
         return self.connection_info
 
-    def forked(self) -> bool:
-        """True while forks of this kernel live in its sandbox (then only the kernel itself is signalled)."""
-        return self.family is not None and self.family.busy
-
-    def host_pid(self, ns_pid: int) -> int | None:
-        """The host pid of the kernel of this sandbox that sees itself as `ns_pid`."""
-        return ns_pid_to_host(self.process.pid, ns_pid) if self.process is not None else None
-
-    async def pin_kernel(self, session: Any) -> None:
-        """Learn this kernel's own host pid (before its first fork: the sandbox then outlives it)."""
-        if pid_alive(self.kernel_pid):
-            return
-        ns_pid = (await session.probe({"pid": "__import__('os').getpid()"}, timeout=10)).get("pid", "")
-        self.kernel_pid = self.host_pid(int(ns_pid)) if ns_pid.isdigit() else None
-        if self.kernel_pid is None:
-            from dojo_nb.kernel.fork import ForkUnavailable
-
-            raise ForkUnavailable("the kernel's process was not found in its sandbox")
+    def sandbox_root_pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     async def poll(self) -> int | None:
         if self.forked() and self.kernel_pid is not None:
@@ -275,12 +254,8 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         return await super().wait()
 
     async def send_signal(self, signum: int) -> None:
-        if self.forked() and self.kernel_pid is not None:
-            for send in (os.killpg, os.kill):  # its group: its cells' children, never the forks (own sessions)
-                with contextlib.suppress(OSError):
-                    send(self.kernel_pid, signum)
-            return
-        await super().send_signal(signum)
+        if not self.signal_kernel(signum):
+            await super().send_signal(signum)
 
     async def kill(self, restart: bool = False) -> None:
         if not self.forked() and self.process is not None:

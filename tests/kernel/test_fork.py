@@ -1,8 +1,8 @@
 """Forking a live kernel (`dojo_nb.kernel.fork`): the child has the parent's memory and files at the
 fork, then its own; killing the parent spares the child; nothing is left once both close.
 
-The docker backend cannot fork yet (`ForkUnavailable`, which callers answer by re-running
-cells): its test says so, and skips only when docker itself is absent.
+Both backends: ``local`` (bubblewrap) and ``docker`` (skipped only when docker is absent and
+DOJO_REQUIRE_DOCKER is unset).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from dojo_nb.kernel import SandboxSpec, SyncKernelSession
-from dojo_nb.kernel.fork import ForkUnavailable, ForkUnsafe, fork_sync
+from dojo_nb.kernel.fork import ForkUnsafe, fork_sync
 from tests.kernel.conftest import backend_or_skip
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="forking needs a root driver")
@@ -35,12 +35,23 @@ def _descendants() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
-@pytest.fixture
-def parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    if not shutil.which("bwrap"):
-        pytest.skip("bwrap is not installed")
+def _containers_of(tmp_path: Path) -> list[str]:
+    """This test's containers still there (its episode folders are bound into them)."""
+    try:
+        from dojo_nb.kernel.docker import docker_unavailable_reason, labelled_containers
+    except ImportError:
+        return []
+    if docker_unavailable_reason():
+        return []
+    return [c.name for c in labelled_containers()
+            if any(str(tmp_path) in (m.get("Source") or "") for m in c.attrs.get("Mounts", []))]
+
+
+@pytest.fixture(params=["local", "docker"])
+def parent(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    backend = backend_or_skip(request.param, monkeypatch)
     before = _descendants()
-    session = SyncKernelSession(SandboxSpec(root=tmp_path / "parent", memory_mb=2048)).start()
+    session = SyncKernelSession(SandboxSpec(root=tmp_path / "parent", memory_mb=2048), backend=backend).start()
     yield session, tmp_path, before
     session.close()
 
@@ -77,6 +88,7 @@ def test_fork_carries_memory_then_branches_stay_apart(parent) -> None:
     assert not (tmp_path / "parent" / "forks").exists() or not any((tmp_path / "parent" / "forks").iterdir())
     psutil.wait_procs([psutil.Process(p) for p in _descendants() - before if psutil.pid_exists(p)], timeout=10)
     assert _descendants() - before == set()
+    assert not _containers_of(tmp_path)
 
 
 def test_closing_the_child_first_leaves_the_parent_working(parent) -> None:
@@ -91,6 +103,7 @@ def test_closing_the_child_first_leaves_the_parent_working(parent) -> None:
     grandchild.close()
     session.close()
     assert _descendants() - before == set()
+    assert not _containers_of(tmp_path)
 
 
 def test_a_user_thread_refuses_the_fork(parent) -> None:
@@ -102,14 +115,6 @@ def test_a_user_thread_refuses_the_fork(parent) -> None:
     assert "thread" in str(err.value)
     assert session.execute("print('parent fine')").text.strip() == "parent fine"
     assert not any((tmp_path / "child" / "working").iterdir())
-
-
-def test_docker_cannot_fork_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    backend_or_skip("docker", monkeypatch)
-    with SyncKernelSession(SandboxSpec(root=tmp_path / "p"), backend="docker") as session:
-        assert session.execute("z = 1").status == "ok"
-        with pytest.raises(ForkUnavailable):
-            fork_sync(session, tmp_path / "child")
 
 
 def test_a_fork_stays_inside_its_parents_limits(tmp_path: Path) -> None:
