@@ -382,6 +382,20 @@ def fork_sync(parent: SyncKernelSession, child_root: Path, *, timeout: float = 6
     return child
 
 
+def run_silent(session: SyncKernelSession, code: str, timeout: float = 30.0) -> str:
+    """Run `code` with no execution count, history or outputs (the caller's set-up of a fork, say);
+    returns the reply's status ("ok", "error")."""
+    async def go() -> str:
+        kc = session.session.kc
+        if kc is None:
+            return "error"
+        reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=timeout,
+                                             output_hook=lambda msg: None)
+        return str(((reply or {}).get("content") or {}).get("status"))
+
+    return session._run(go(), timeout=timeout + 5)
+
+
 def paths_of(session: SyncKernelSession | KernelSession) -> SandboxPaths:
     """The folders as the kernel sees them: a fork's are its own (its cwd is its working folder)."""
     inner = session.session if isinstance(session, SyncKernelSession) else session

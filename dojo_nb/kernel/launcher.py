@@ -204,6 +204,8 @@ def _fork_now(conn, cwd):
     if pid == 0:
         os.setsid()  # its own session and process group: the parent's interrupts are not its
         _FORKS.clear()
+        os.environ["DOJO_WORKING_DIR"] = cwd
+        os.environ["DOJO_SUBMISSION_DIR"] = os.path.join(os.path.dirname(cwd), "submission")
         raise _BecomeChild((conn, cwd))
     _FORKS.add(pid)
 
