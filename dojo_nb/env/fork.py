@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dojo_nb.env.sandbox import new_episode_dir, open_sandbox, set_prelude
-from dojo_nb.env.state import EpisodeState, utc_now
+from dojo_nb.env.state import Budgets, EpisodeState, utc_now
 from dojo_nb.record import layout
 from dojo_nb.record.inputs import populate_input
 from dojo_nb.record.metadata import fork_entry
@@ -101,8 +101,12 @@ def _forked(env: DojoEnv, root: Path) -> Any:
     return session, paths
 
 
-def fork_env(env: DojoEnv, out_dir: str | os.PathLike[str] | None = None) -> DojoEnv:
-    """`DojoEnv.fork`: the child env, its episode running (call `step` on it; close both)."""
+def fork_env(env: DojoEnv, out_dir: str | os.PathLike[str] | None = None, *, steps: int | None = None,
+             seconds: float | None = None) -> DojoEnv:
+    """`DojoEnv.fork`: the child env, its episode running (call `step` on it; close both).
+
+    The child spends the parent's budgets from where they are, unless `steps` (more steps) or
+    `seconds` (more seconds) give it budgets of its own counted from the fork."""
     from dojo_nb.kernel.fork import ForkUnavailable
 
     s = env.state
@@ -127,10 +131,16 @@ def fork_env(env: DojoEnv, out_dir: str | os.PathLike[str] | None = None) -> Doj
     for name in _CARRIED:
         setattr(state, name, copy.deepcopy(getattr(s, name)))
     state.session, state.kernel_paths, state.open = session, paths, True
+    if steps is not None or seconds is not None:
+        b = env.budgets
+        child.budgets = Budgets(b.max_steps if steps is None else state.steps + int(steps), b.cell_timeout_s,
+                                b.episode_timeout_s if seconds is None else float(seconds))
+        if seconds is not None:
+            state.t0 = time.monotonic()
     traj = Trajectory.from_notebook(s.trajectory.to_notebook(), lay.trajectory)
     entry = fork_entry(str(s.episode_dir), len(s.trajectory), s.steps, method, reason,
                        time.monotonic() - t0, utc_now())
-    traj.update_metadata(fork=entry, kernel_paths=paths, kernel_source=method)
+    traj.update_metadata(fork=entry, kernel_paths=paths, kernel_source=method, budgets=child.budgets.to_dict())
     how = ("the live kernel was forked: every variable is there" if method == "fork"
            else f"a fresh kernel re-ran the parameters and solution cells ({reason})")
     traj.add_markdown(event_markdown("fork", f"forked from {s.episode_dir.name} after step {s.steps}: {how}"),

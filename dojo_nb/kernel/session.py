@@ -456,7 +456,8 @@ class SyncKernelSession:
         if not self._thread.is_alive():
             return
         try:
-            self._run(self._session.close(), timeout=60)
+            if not self._session._closed:  # (closed: a deferred stop dropped its last reference)
+                self._run(self._session.close(), timeout=60)
         finally:
             family = getattr(getattr(self._session.km, "provisioner", None), "family", None)
             if family is not None and family.busy:  # this thread started the sandbox (bwrap dies with it)
