@@ -297,10 +297,10 @@ class ForkProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         self.files_dir = None
 
 
-def _prepare_files(owner: Any, key: str, child: SandboxSpec) -> Path:
-    """Copy the parent's working/ and submission/ for the fork; bind the copies onto the child's folders."""
-    parent = owner.sandbox_spec()
-    files = parent.root / FORKS / key
+def _prepare_files(owner: Any, parent: SandboxSpec, key: str, child: SandboxSpec) -> Path:
+    """Copy the parent's working/ and submission/ (host side) for the fork, into the owner's forks/;
+    bind the copies onto the child's folders."""
+    files = owner.sandbox_spec().root / FORKS / key
     uid = owner.user.uid if owner.user is not None else os.getuid()
     gid = owner.user.gid if owner.user is not None else os.getgid()
     child.ensure_dirs()
@@ -325,16 +325,17 @@ async def fork_session(parent: KernelSession, child_root: Path, *, timeout: floa
     """A started `KernelSession` whose kernel is a fork of `parent`'s, over `child_root`'s folders.
 
     Raises `ForkUnsafe` (what would break, nothing changed) or `ForkUnavailable`."""
-    owner = getattr(parent.km, "provisioner", None)
+    own = getattr(parent.km, "provisioner", None)
+    owner = own.owner if isinstance(own, ForkProvisioner) else own  # a fork's forks live in the same sandbox
     if parent.kc is None or owner is None or not getattr(owner, "can_fork", False):
         raise ForkUnavailable(f"the {parent.backend_name} backend cannot fork this kernel")
-    owner = getattr(owner, "owner", None) or owner  # a fork of a fork lives in the first kernel's sandbox
     if os.geteuid() != 0:
         raise ForkUnavailable("forking needs a root driver (the fork's files are bind-mounted into its episode)")
-    await on_loop(parent_loop, owner.pin_kernel(parent))
+    if own is owner:  # the sandbox's own kernel: learn its host pid (a fork's is known)
+        await on_loop(parent_loop, owner.pin_kernel(parent))
     spec = SandboxSpec.from_dict({**parent.spec.to_dict(), "root": str(child_root)})
     key = uuid.uuid4().hex[:10]
-    files = _prepare_files(owner, key, spec)
+    files = _prepare_files(owner, parent.spec, key, spec)
     child = KernelSession(spec, parent.backend_name, max_output_bytes=parent.max_output_bytes,
                           text_max_chars=parent.text_max_chars, startup_timeout=timeout,
                           interrupt_grace_s=parent.interrupt_grace_s)

@@ -106,6 +106,25 @@ def test_closing_the_child_first_leaves_the_parent_working(parent) -> None:
     assert not _containers_of(tmp_path)
 
 
+def test_a_fork_of_a_fork_outlives_both_ancestors(parent) -> None:
+    session, tmp_path, before = parent
+    assert session.execute("z = [1]\nopen('f.txt', 'w').write('a')").status == "ok"
+    child = fork_sync(session, tmp_path / "child")
+    assert child.execute("z.append(2)\nopen('f.txt', 'w').write('ab')").status == "ok"
+    grandchild = fork_sync(child, tmp_path / "grandchild")
+    try:
+        assert grandchild.execute("z.append(3); print(z, open('f.txt').read())").text.split() == ["[1,", "2,", "3]", "ab"]
+        session.close()
+        child.close()
+        assert grandchild.execute("print(len(z))").text.strip() == "3"
+        assert (tmp_path / "child" / "working" / "f.txt").read_text() == "ab"
+    finally:
+        grandchild.close()
+    assert (tmp_path / "grandchild" / "working" / "f.txt").read_text() == "ab"
+    assert _descendants() - before == set()
+    assert not _containers_of(tmp_path)
+
+
 def test_a_user_thread_refuses_the_fork(parent) -> None:
     session, tmp_path, _ = parent
     started = session.execute("import threading, time\nt = threading.Thread(target=time.sleep, args=(30,), daemon=True)\nt.start()")
