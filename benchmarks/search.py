@@ -11,7 +11,8 @@ a model, then ``--nodes``-1 improve nodes that each add one small cell to the be
 - ``aide``: AIDE's own ``Interpreter`` (the ``aideml`` package, in a venv of its own made on
   first use with ``--no-deps``, plus ``humanize``, ``dataclasses_json`` and ``shutup``) runs a
   node's whole script (the same cells, one after the other) in a fresh process, as AIDE does
-  at every step; ``--aide-nodes`` of the improve nodes are run (their mean is the per-node cost).
+  at every step; ``--aide-nodes`` of the improve nodes are run (their mean is the per-node cost),
+  with one BLAS/OpenMP thread as the sandboxed kernels have (``cpus=1``).
 
 Prints ``name=value`` lines and a table; the last line is ``search_fork_speedup=X``: the
 re-run search's wall time over the fork search's, same nodes.
@@ -46,6 +47,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 train = pd.read_csv(os.path.join(INPUT_DIR, "train.csv"))
 test = pd.read_csv(os.path.join(INPUT_DIR, "test.csv"))
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
@@ -59,7 +62,7 @@ rng, t0, spectra = np.random.default_rng(SEED), time.perf_counter(), []
 while time.perf_counter() - t0 < {prefix_s}:
     spectra.append(np.linalg.eigvalsh(np.cov(rng.standard_normal((400, 200)), rowvar=False))[-1])
 def fit_and_submit(C):
-    model = LogisticRegression(C=C, max_iter=2000).fit(X_tr, y_tr)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000)).fit(X_tr, y_tr)
     print(f"VALIDATION_SCORE: {{log_loss(y_va, model.predict_proba(X_va), labels=model.classes_):.5f}}")
     model.fit(X, y)
     sub = pd.DataFrame(model.predict_proba(X_test), columns=model.classes_)[CLASSES]
@@ -123,8 +126,9 @@ def run_aide(task: str, scripts: list[str], work: Path) -> list[dict]:
               f"SUBMISSION_PATH = {str(work / 'submission.csv')!r}\nSEED = 0\n")
     todo = work / "scripts.json"
     todo.write_text(json.dumps([header + s for s in scripts]))
+    one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     res = subprocess.run([str(python), "-c", AIDE_DRIVER, str(interp), str(todo), str(work / "working")],
-                         capture_output=True, text=True, timeout=3600)
+                         capture_output=True, text=True, timeout=3600, env={**os.environ, **one_thread})
     if res.returncode != 0:
         raise RuntimeError(f"AIDE's interpreter failed: {res.stderr.strip()[-500:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
