@@ -232,7 +232,7 @@ class TreeSearch:
                     code="", cells=list(parent.cells) if parent else [], status="failed", message=message[:1000])
 
     def expand(self, stage: str, parent: Node | None, code: str, *, seconds: float) -> Node:
-        """Fork `parent` (its live kernel, else re-run its cells in a fresh episode), run `code`, validate; never raises."""
+        """Fork `parent` (its live kernel, else a re-run of its cells), run `code`, validate; never raises."""
         import dojo_nb
 
         node = Node(id=f"{len(self.nodes):03d}-{stage}", parent=parent.id if parent else None,
