@@ -6,8 +6,9 @@ episode, plus the validation score the node's own code measured and printed as
 gives the direction). Expanding a node *forks* it: the node's live kernel is forked
 (`dojo_nb.agents.search_fork`, `DojoEnv.fork`: its own episode folder and files, the parent's
 memory copy-on-write), then the child's one new cell runs; a node whose kernel is no longer
-kept (or ``fork=False``) is rebuilt instead by a new episode that re-runs its solution cells. Drafts start from an empty notebook, debug children fix a buggy node's failed
-cell, improve children add a cell to the best good node.
+kept (or ``fork=False``) is rebuilt instead by a new episode that re-runs its solution cells.
+Drafts start from an empty notebook, debug children fix a buggy node's failed cell, improve
+children add a cell to the best good node.
 
 Hidden scores never steer the search: node episodes only *validate* their file (format
 check, no score) and the final choice is the good node with the best self-measured score.
