@@ -262,12 +262,19 @@ class DockerSandboxProvisioner(Forkable, KernelProvisionerBase):  # type: ignore
                 return
             await asyncio.sleep(HEARTBEAT_EVERY_S)
 
-    def sandbox_root_pid(self) -> int | None:
-        """The container's init on this host (the driver must share the engine's host to fork)."""
-        if self.container is None:
-            return None
-        self.container.reload()
-        return int(self.container.attrs.get("State", {}).get("Pid") or 0) or None
+    def sandbox_root_pids(self) -> list[int]:
+        """The containers' inits on this host (the driver must share the engine's host to fork)."""
+        pids = []
+        for container in ([self.container] if self.container is not None else []) + list(
+                self.family.retired if self.family is not None else []):
+            try:
+                container.reload()
+            except Exception:  # noqa: BLE001 - gone: nothing of it to find
+                continue
+            pid = int(container.attrs.get("State", {}).get("Pid") or 0)
+            if pid:
+                pids.append(pid)
+        return pids
 
     async def poll(self) -> int | None:
         if self.forked() and self.kernel_pid is not None:

@@ -137,8 +137,9 @@ class Forkable:
     kernel_pid: int | None = None   # learned before the first fork (the sandbox then outlives it)
     sandboxed_paths = True          # the kernel sees /episode/... (False: host paths)
 
-    def sandbox_root_pid(self) -> int | None:
-        """A host pid whose descendants are every process of the sandbox (bwrap, the container's init)."""
+    def sandbox_root_pids(self) -> list[int]:
+        """Host pids whose descendants are every process of this kernel's sandboxes (bwrap, the
+        container's init): the running one, and earlier ones still hosting forks."""
         raise NotImplementedError
 
     def forked(self) -> bool:
@@ -147,8 +148,11 @@ class Forkable:
 
     def host_pid(self, ns_pid: int) -> int | None:
         """The host pid of the kernel of this sandbox that sees itself as `ns_pid`."""
-        root = self.sandbox_root_pid()
-        return ns_pid_to_host(root, ns_pid) if root is not None else None
+        for root in self.sandbox_root_pids():
+            found = ns_pid_to_host(root, ns_pid)
+            if found is not None:
+                return found
+        return None
 
     async def pin_kernel(self, session: Any) -> None:
         if pid_alive(self.kernel_pid):

@@ -238,8 +238,9 @@ class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
         self.cwd = kwargs["cwd"]
         return self.connection_info
 
-    def sandbox_root_pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
+    def sandbox_root_pids(self) -> list[int]:
+        retired = self.family.retired if self.family is not None else []
+        return [p.pid for p in ([self.process] if self.process is not None else []) + retired]
 
     async def poll(self) -> int | None:
         if self.forked() and self.kernel_pid is not None:

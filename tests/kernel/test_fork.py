@@ -115,6 +115,9 @@ def test_a_fork_of_a_fork_outlives_both_ancestors(parent) -> None:
     try:
         assert grandchild.execute("z.append(3); print(z, open('f.txt').read())").text.split() == ["[1,", "2,", "3]", "ab"]
         session.close()
+        great = fork_sync(child, tmp_path / "great")  # the sandbox's first kernel is gone: still forks
+        assert great.execute("print(len(z))").text.strip() == "2"
+        great.close()
         child.close()
         assert grandchild.execute("print(len(z))").text.strip() == "3"
         assert (tmp_path / "child" / "working" / "f.txt").read_text() == "ab"
