@@ -104,14 +104,15 @@ def aide_python() -> Path:
     return python
 
 
-def run_search(task: str, root: Path, nodes: int, prefix_s: float, fork: bool) -> tuple[float, list]:
+def run_search(task: str, root: Path, nodes: int, prefix_s: float, fork: bool) -> tuple[float, list, tuple[int, int]]:
     policy = ScriptedPolicy(drafts=[PREFIX.format(prefix_s=prefix_s)],
                             improves=[NODE.format(c=round(0.05 * (i + 1), 3)) for i in range(nodes - 1)])
     search = TreeSearch(task, root, policy, max_nodes=nodes, num_drafts=1, debug_prob=0.0,
                         time_budget_s=3600, cell_timeout_s=600, fork=fork)
     t0 = time.perf_counter()
     result = search.run()
-    return time.perf_counter() - t0, result.nodes
+    kernels = search.kernels
+    return time.perf_counter() - t0, result.nodes, (kernels.forks, kernels.fallbacks) if kernels else (0, 0)
 
 
 def run_aide(task: str, scripts: list[str], work: Path) -> list[dict]:
@@ -144,9 +145,9 @@ def main() -> None:
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory() as tmp, Progress(console=console) as progress:
         step = progress.add_task("fork search, re-run search, AIDE", total=3)
-        fork_s, fork_nodes = run_search(args.task, Path(tmp) / "fork", args.nodes, args.prefix_s, True)
+        fork_s, fork_nodes, (forks, fallbacks) = run_search(args.task, Path(tmp) / "fork", args.nodes, args.prefix_s, True)
         progress.advance(step)
-        rerun_s, rerun_nodes = run_search(args.task, Path(tmp) / "rerun", args.nodes, args.prefix_s, False)
+        rerun_s, rerun_nodes, _ = run_search(args.task, Path(tmp) / "rerun", args.nodes, args.prefix_s, False)
         progress.advance(step)
         sample = [n for n in fork_nodes[1:] if n.status == "good"][-args.aide_nodes:] if args.aide_nodes else []
         aide = run_aide(args.task, ["\n".join(n.cells) for n in sample], Path(tmp) / "aide") if sample else []
@@ -173,6 +174,8 @@ def main() -> None:
     print(f"search_fork_total_s={fork_s:.2f}")
     print(f"search_rerun_total_s={rerun_s:.2f}")
     print(f"search_nodes_not_good={len(bad)}")
+    print(f"search_forks={forks}")
+    print(f"search_fork_fallbacks={fallbacks}")  # forks that re-ran cells (the fork entry says why)
     print(f"search_fork_speedup={rerun_s / fork_s:.2f}")
 
 
