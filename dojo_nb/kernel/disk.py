@@ -126,7 +126,8 @@ class EpisodeDisk:
                 inside = self.fs / name
                 inside.mkdir(exist_ok=True)
                 copy_tree(host, inside, self.uid, self.gid)  # e.g. a resumed episode's files
-                os.chown(inside, self.uid, self.gid)
+                # forks/ is the driver's: it makes each fork's folder there (`fork.py`)
+                os.chown(inside, *((0, 0) if name == "forks" else (self.uid, self.gid)))
                 os.chmod(inside, 0o755)
                 _run("mount", "--bind", str(inside), str(host))
                 _run("mount", "-o", "remount,bind,nosuid,nodev", str(host))

@@ -166,13 +166,7 @@ class DockerSandboxProvisioner(Forkable, KernelProvisionerBase):  # type: ignore
         km.ip = str(self.socket_dir / "s")
         km.connection_file = str(self.socket_dir / "c.json")
         self.family, self._kept_beats = Family(), []
-        forks = spec.root / FORKS  # forked kernels' files (on the disk when there is one)
-        forks.mkdir(exist_ok=True)
-        if self.disk is None:
-            try:
-                os.chown(forks, uid, uid)
-            except PermissionError:
-                os.chmod(forks, 0o777)
+        (spec.root / FORKS).mkdir(mode=0o755, exist_ok=True)  # the driver's: forks' files (on the disk)
         launcher = self.socket_dir / sockets.LAUNCHER  # bound with the sockets: the kernel cannot replace it
         shutil.copyfile(Path(__file__).with_name("launcher.py"), launcher)
         os.chmod(launcher, 0o644)

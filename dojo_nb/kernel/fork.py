@@ -10,11 +10,12 @@ there without a cell being re-run. What the child shares with its parent, and wh
   while any of its kernels lives (the launcher's supervisor is a subreaper), and is torn down
   with the last one (`Family`);
 - **memory**: copied on write: a change in one kernel is never seen by the other;
-- **files**: the child's ``working/`` and ``submission/`` are copies (at fork time) in
-  ``<parent sandbox>/forks/<key>/``, seen by the child at ``/episode/forks/<key>/`` (its cwd)
-  and on the host at ``child_root/working`` and ``child_root/submission`` (bind mounts, so a
-  root driver); they are copied back into ``child_root`` when the child ends. The guarantee
-  is by path: the parent's folder is still reachable by its absolute path from the child;
+- **files**: the child's ``working/`` and ``submission/`` are copies (at fork time, made by
+  the parent kernel itself, confined) in ``<parent sandbox>/forks/<key>/`` (root's folders),
+  seen by the child at ``/episode/forks/<key>/`` (its cwd) and on the host at
+  ``child_root/working`` and ``child_root/submission`` (bind mounts, so a root driver); they
+  are copied back into ``child_root`` when the child ends. The guarantee is by path: the
+  parent's folder is still reachable by its absolute path from the child;
 - **what cannot survive** (threads started by cells, network sockets, CUDA and other device
   contexts, files open in the episode's folders, child processes): the parent refuses to
   fork and `ForkUnsafe` lists them, so the caller can fall back to re-running cells.
@@ -29,6 +30,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import uuid
@@ -223,7 +225,11 @@ class ForkProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         self._launched = True
         kc = self.source.kc
-        code = f"__import__('_dojo_fork').request_fork({self.parent.connection_file!r}, {self.kernel_cwd!r})"
+        # The kernel copies the fork's files itself, confined: nothing it planted is followed by root.
+        copies = [(src, dst) for src, dst in zip((self.source.paths.working_dir, self.source.paths.submission_dir),
+                                                 (self.kernel_paths.working_dir, self.kernel_paths.submission_dir))]
+        code = (f"__import__('_dojo_fork').request_fork({self.parent.connection_file!r}, {self.kernel_cwd!r}, "
+                f"{copies!r})")
         reply = await on_loop(self.source_loop, kc.execute_interactive(
             code, silent=True, store_history=False, timeout=60, output_hook=lambda msg: None))
         content = (reply or {}).get("content") or {}
@@ -294,24 +300,29 @@ class ForkProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             return
         for sub, host in (("working", spec.working_dir), ("submission", spec.submission_dir)):
             _unmount(host)
-            if (files / sub).is_dir():
+            if (files / sub).is_dir() and not (files / sub).is_symlink():
                 with contextlib.suppress(OSError):
+                    os.chown(files / sub, 0, 0)  # the family's kernels can no longer reach in
+                    os.chmod(files / sub, 0o700)
                     copy_tree(files / sub, host, os.getuid(), os.getgid())
         shutil.rmtree(files, ignore_errors=True)
         self.files_dir = None
 
 
-def _prepare_files(owner: Any, parent: SandboxSpec, key: str, child: SandboxSpec) -> Path:
-    """Copy the parent's working/ and submission/ (host side) for the fork, into the owner's forks/;
-    bind the copies onto the child's folders."""
-    files = owner.sandbox_spec().root / FORKS / key
+def _prepare_files(owner: Any, key: str, child: SandboxSpec) -> Path:
+    """The fork's (empty) folders in the owner's forks/, bound onto the child's own; the parent kernel
+    fills them. ``forks/`` and ``forks/<key>`` are root's, so no kernel can swap them for a link."""
+    forks = owner.sandbox_spec().root / FORKS
+    st = os.lstat(forks)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise ForkUnavailable(f"{forks} is not the driver's folder; not forking")
+    files = forks / key
+    files.mkdir(mode=0o755)
     uid = owner.user.uid if owner.user is not None else os.getuid()
     gid = owner.user.gid if owner.user is not None else os.getgid()
     child.ensure_dirs()
-    for sub, src, dst in (("working", parent.working_dir, child.working_dir),
-                          ("submission", parent.submission_dir, child.submission_dir)):
-        (files / sub).mkdir(parents=True)
-        copy_tree(src, files / sub, uid, gid)
+    for sub, dst in (("working", child.working_dir), ("submission", child.submission_dir)):
+        (files / sub).mkdir(mode=0o755)
         os.chown(files / sub, uid, gid)
         _mount_bind(files / sub, dst)
     return files
@@ -339,7 +350,7 @@ async def fork_session(parent: KernelSession, child_root: Path, *, timeout: floa
         await on_loop(parent_loop, owner.pin_kernel(parent))
     spec = SandboxSpec.from_dict({**parent.spec.to_dict(), "root": str(child_root)})
     key = uuid.uuid4().hex[:10]
-    files = _prepare_files(owner, parent.spec, key, spec)
+    files = _prepare_files(owner, key, spec)
     child = KernelSession(spec, parent.backend_name, max_output_bytes=parent.max_output_bytes,
                           text_max_chars=parent.text_max_chars, startup_timeout=timeout,
                           interrupt_grace_s=parent.interrupt_grace_s)

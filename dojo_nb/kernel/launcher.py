@@ -24,6 +24,7 @@ import asyncio
 import atexit
 import gc
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -210,11 +211,28 @@ def _fork_now(conn, cwd):
     _FORKS.add(pid)
 
 
-def request_fork(conn, cwd, force=False):
-    """Called by the driver in a silent execute: refuse (RuntimeError) or fork once this reply is on its way."""
+def copy_tree(src, dst):
+    """Copy the files a fork starts with, here, confined: folders, regular files and links (as links)."""
+    os.makedirs(dst, exist_ok=True)
+    for entry in os.scandir(src):
+        target = os.path.join(dst, entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), target)
+        elif entry.is_dir(follow_symlinks=False):
+            copy_tree(entry.path, target)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, target, follow_symlinks=False)
+            shutil.copymode(entry.path, target, follow_symlinks=False)
+
+
+def request_fork(conn, cwd, copies=(), force=False):
+    """Called by the driver in a silent execute: refuse (RuntimeError), or copy the fork's files
+    (`copies`: (from, to) folder pairs) and fork once this reply is on its way."""
     problems = [] if force else fork_problems(os.getcwd())
     if problems:
         raise RuntimeError("dojo-fork-refused: " + " | ".join(problems))
+    for src, dst in copies:
+        copy_tree(src, dst)
     asyncio.get_event_loop().call_soon(_fork_now, conn, cwd)
 
 

@@ -136,10 +136,9 @@ class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
         km.ip = str(self.socket_dir / "s")
         km.connection_file = str(self.socket_dir / "c.json")
         self.family = Family()
-        forks = spec.root / FORKS  # on the disk when there is one: forks share the parent's budget
-        forks.mkdir(exist_ok=True)
-        if self.user is not None and self.disk is None:
-            os.chown(forks, self.user.uid, self.user.gid)
+        # The driver's (each fork's folder in it is made by `fork.py`); on the disk when there is
+        # one, so forks share the parent's budget.
+        (spec.root / FORKS).mkdir(mode=0o755, exist_ok=True)
         launcher = self.socket_dir / sockets.LAUNCHER  # the driver's file: the kernel cannot replace it
         shutil.copyfile(Path(__file__).with_name("launcher.py"), launcher)
         os.chmod(launcher, 0o644)
