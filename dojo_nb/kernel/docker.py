@@ -361,6 +361,8 @@ class DockerSandboxProvisioner(Forkable, KernelProvisionerBase):  # type: ignore
             if self.user is not None:
                 self.user.release()
                 self.user = None
+            with contextlib.suppress(OSError):  # a sandbox that never forked looks as it did
+                (self.sandbox_spec().root / FORKS).rmdir()
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = self.socket_dir = None
 
@@ -379,6 +381,8 @@ class DockerSandboxProvisioner(Forkable, KernelProvisionerBase):  # type: ignore
             self.user.release()
             self.user = None
         if self.run_dir is not None:
+            with contextlib.suppress(OSError):  # a sandbox that never forked looks as it did
+                (self.sandbox_spec().root / FORKS).rmdir()
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = self.socket_dir = None
 

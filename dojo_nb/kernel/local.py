@@ -319,6 +319,8 @@ class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
             if self.user is not None:
                 self.user.release()
                 self.user = None
+            with contextlib.suppress(OSError):  # a sandbox that never forked looks as it did
+                (self.sandbox_spec().root / FORKS).rmdir()
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = self.socket_dir = None
 
