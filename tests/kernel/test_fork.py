@@ -128,6 +128,29 @@ def test_a_fork_of_a_fork_outlives_both_ancestors(parent) -> None:
     assert not _containers_of(tmp_path)
 
 
+def test_a_crashed_parent_restarts_apart_and_interrupts_stay_in_their_kernel(parent) -> None:
+    session, tmp_path, before = parent
+    assert session.execute("import time\nw = 'parent state'").status == "ok"
+    child = fork_sync(session, tmp_path / "child")
+    try:
+        stopped = child.execute("time.sleep(60)", timeout=2)  # interrupted: the child's own group only
+        assert stopped.status == "timeout" and not stopped.kernel_restarted, stopped.text
+        assert session.execute("print(w)").text.strip() == "parent state"
+        crashed = session.execute("import os; os._exit(3)")
+        assert crashed.status == "crashed" and crashed.kernel_restarted
+        assert session.execute("print('w' in dir())").text.strip() == "False"  # a fresh kernel
+        assert child.execute("print(w)").text.strip() == "parent state"  # the fork lives on
+        again = fork_sync(session, tmp_path / "again")  # the restarted kernel forks too
+        assert again.execute("print('w' in dir())").text.strip() == "False"
+        again.close()
+    finally:
+        child.close()
+    session.close()
+    psutil.wait_procs([psutil.Process(p) for p in _descendants() - before if psutil.pid_exists(p)], timeout=10)
+    assert _descendants() - before == set()
+    assert not _containers_of(tmp_path)
+
+
 def test_a_user_thread_refuses_the_fork(parent) -> None:
     session, tmp_path, _ = parent
     started = session.execute("import threading, time\nt = threading.Thread(target=time.sleep, args=(30,), daemon=True)\nt.start()")
