@@ -87,3 +87,23 @@ def test_an_unsafe_kernel_is_forked_by_re_running_its_cells(tmp_path: Path, task
     finally:
         env.close()
         child.close()
+
+
+def test_a_pooled_kernel_forks(tmp_path: Path, task_id: str) -> None:
+    """A kernel from the warm pool was started in a staging folder, then moved into its episode."""
+    env = dojo_nb.make(task_id, out_dir=tmp_path / "parent", max_steps=10, pool=1)
+    try:
+        env.pool.wait_ready(timeout=180)
+        env.reset()
+        assert EpisodeMeta.of(env.trajectory).kernel_source == "pool"
+        assert env.step({"type": "execute_code", "code": "v = 5"})[0]["status"] == "ok"
+        child = env.fork(tmp_path / "child")
+        try:
+            assert EpisodeMeta.of(child.trajectory).fork["method"] == "fork"
+            obs = child.step({"type": "execute_code", "code": "open(f'{WORKING_DIR}/v.txt', 'w').write(str(v))"})[0]
+            assert obs["status"] == "ok", obs["text"]
+        finally:
+            child.close()
+        assert (tmp_path / "child" / "sandbox" / "working" / "v.txt").read_text() == "5"
+    finally:
+        env.close()
