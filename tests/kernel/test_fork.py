@@ -47,7 +47,7 @@ def _containers_of(tmp_path: Path) -> list[str]:
             if any(str(tmp_path) in (m.get("Source") or "") for m in c.attrs.get("Mounts", []))]
 
 
-@pytest.fixture(params=["local", "docker"])
+@pytest.fixture(params=["local", "local-nobwrap", "docker"])
 def parent(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     backend = backend_or_skip(request.param, monkeypatch)
     before = _descendants()
