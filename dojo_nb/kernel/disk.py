@@ -216,6 +216,12 @@ def remove_stale() -> list[str]:
             ost = owner.stat()
             uid, gid = ost.st_uid, ost.st_gid
         disk.uid, disk.gid = uid, gid
+        for inside, host in bound.items():  # a fork's folders, bound onto its own episode's (`fork.py`)
+            if inside.startswith("forks/") and (entry / "fs" / inside).is_dir():
+                while _mounted(host):
+                    _run("umount", "-l", str(host))
+                _clear(host)
+                copy_tree(entry / "fs" / inside, host, uid, gid)
         disk.detach(bound.get("working", entry / "_w"), bound.get("submission", entry / "_s"), bound.get("forks"))
         removed.append(entry.name)
     return removed

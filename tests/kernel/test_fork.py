@@ -178,3 +178,42 @@ def test_a_fork_stays_inside_its_parents_limits(tmp_path: Path) -> None:
             assert full.status == "error" and "No space left" in full.text, full.text
         finally:
             child.close()
+
+
+DRIVER = """
+import sys, time
+from pathlib import Path
+from dojo_nb.kernel import SandboxSpec, SyncKernelSession
+from dojo_nb.kernel.fork import fork_sync
+root = Path(sys.argv[1])
+parent = SyncKernelSession(SandboxSpec(root=root / "p")).start()
+child = fork_sync(parent, root / "c")
+child.execute("open('kept.txt', 'w').write('fork')")
+print("READY", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_sigkilled_driver_takes_its_forks_and_gc_brings_their_files_home(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from dojo_nb.kernel import disk, gc
+
+    if not shutil.which("bwrap") or disk.unavailable_reason():
+        pytest.skip(f"needs the root sandbox with a disk budget ({disk.unavailable_reason()})")
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert driver.stdout.readline().strip() == "READY"
+        kernels = psutil.Process(driver.pid).children(recursive=True)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(10)
+        gone, alive = psutil.wait_procs(kernels, timeout=20)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    gc.collect(docker=False)
+    assert not [line for line in open("/proc/self/mountinfo") if str(tmp_path) in line]
+    assert (tmp_path / "c" / "working" / "kept.txt").read_text() == "fork"
