@@ -3,10 +3,12 @@
 A *node* is a notebook state: the solution cells (code cells that succeeded, in order) of one
 episode, plus the validation score the node's own code measured and printed as
 ``VALIDATION_SCORE: <number>`` (in the task metric's units; the task's ``lower_is_better``
-gives the direction). Expanding a node *forks* it: a new episode (its own folder and fresh
-sandbox) re-runs the node's solution cells to rebuild the kernel state, then runs the child's
-one new cell. Drafts start from an empty notebook, debug children fix a buggy node's failed
-cell, improve children add a cell to the best good node.
+gives the direction). Expanding a node *forks* it: the node's live kernel is forked
+(`dojo_nb.agents.search_fork`, `DojoEnv.fork`: its own episode folder and files, the parent's
+memory copy-on-write), then the child's one new cell runs; a node whose kernel is no longer
+kept (or ``fork=False``) is rebuilt instead by a new episode that re-runs its solution cells.
+Drafts start from an empty notebook, debug children fix a buggy node's failed cell, improve
+children add a cell to the best good node.
 
 Hidden scores never steer the search: node episodes only *validate* their file (format
 check, no score) and the final choice is made on self-measured scores alone: among good nodes
@@ -39,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dojo_nb.agents.search_fork import NodeKernels
 from dojo_nb.agents.search_policies import (SCORE_LINE, LLMPolicy, Policy, Proposal, ScriptedPolicy, build_prompt,
                                             extract_code)
 from dojo_nb.agents.search_select import best_node, parse_score_line, selection_rule
@@ -113,7 +116,7 @@ class TreeSearch:
                  max_nodes: int = 8, time_budget_s: float = 1800.0, num_drafts: int = 2,
                  debug_prob: float = 0.5, max_debug_depth: int = 3, cell_timeout_s: float = 600.0,
                  seed: int = 0, sandbox_limits: dict[str, Any] | None = None,
-                 max_policy_failures: int = 3) -> None:
+                 max_policy_failures: int = 3, fork: bool = True, keep_kernels: int = 8) -> None:
         from dojo_nb.tasks import load_task
 
         self.task_id = task_id
@@ -130,6 +133,8 @@ class TreeSearch:
         self.sandbox_limits = dict(sandbox_limits or {})
         self.max_policy_failures = int(max_policy_failures)  # in a row: then the model is gone
         self.rng = random.Random(seed)
+        #: Nodes' live kernels: a child forks its parent's instead of re-running its cells (search_fork).
+        self.kernels = NodeKernels(keep_kernels) if fork else None
         task = load_task(task_id)
         meta = task.metadata() if callable(getattr(task, "metadata", None)) else {}
         self.task_info: dict[str, Any] = dict(meta) or {"id": task_id, "metric": task.metric,
@@ -180,6 +185,8 @@ class TreeSearch:
             failures = 0
             node = self.expand(stage, parent, code, seconds=left)
             self._add(node, parent)
+        if self.kernels is not None:
+            self.kernels.close()
         elapsed = time.monotonic() - t0
         best = best_node(self.nodes, self.lower_is_better)
         summary = {
@@ -212,7 +219,7 @@ class TreeSearch:
                     code="", cells=list(parent.cells) if parent else [], status="failed", message=message[:1000])
 
     def expand(self, stage: str, parent: Node | None, code: str, *, seconds: float) -> Node:
-        """Fork `parent` (rebuild its cells in a fresh episode), run `code`, validate; never raises."""
+        """Fork `parent` (its live kernel, else a re-run of its cells), run `code`, validate; never raises."""
         import dojo_nb
 
         node = Node(id=f"{len(self.nodes):03d}-{stage}", parent=parent.id if parent else None,
@@ -221,17 +228,25 @@ class TreeSearch:
         node_dir = self.root / "nodes" / node.id
         base = list(parent.cells) if parent else []
         t0 = time.monotonic()
-        env = dojo_nb.make(self.task_id, backend=self.backend, out_dir=node_dir, agent_name="search",
-                           max_steps=len(base) + 4, cell_timeout_s=self.cell_timeout_s,
-                           episode_timeout_s=max(5.0, seconds), seed=self.seed, **self.sandbox_limits)
+        env = None
         try:
-            _, info = env.reset()
-            node.episode_dir = str(info["episode_dir"])
-            self._run_node(env, node, parent, base)
+            if self.kernels is not None and parent is not None:
+                env = self.kernels.fork(parent.id, node_dir, steps=4, seconds=max(5.0, seconds))
+            forked = env is not None
+            if env is None:
+                env = dojo_nb.make(self.task_id, backend=self.backend, out_dir=node_dir, agent_name="search",
+                                   max_steps=len(base) + 4, cell_timeout_s=self.cell_timeout_s,
+                                   episode_timeout_s=max(5.0, seconds), seed=self.seed, **self.sandbox_limits)
+                env.reset()
+            node.episode_dir = str(env.episode_dir)
+            self._run_node(env, node, parent, [] if forked else base, forked=forked)
         except Exception as exc:  # noqa: BLE001 - an env fault makes a buggy node, not a dead search
             node.status, node.message = "buggy", f"episode failed: {type(exc).__name__}: {exc}"
         finally:
-            env.close()
+            if env is not None and self.kernels is not None and node.status == "good":
+                self.kernels.keep(node.id, env)  # its children fork it
+            elif env is not None:
+                env.close()
         node.elapsed_s = round(time.monotonic() - t0, 3)
         try:
             nb = nbk.load_trajectory(Path(node.episode_dir))
@@ -240,12 +255,15 @@ class TreeSearch:
             node.cells = base
         return node
 
-    def _run_node(self, env: Any, node: Node, parent: Node | None, base: list[str]) -> None:
+    def _run_node(self, env: Any, node: Node, parent: Node | None, base: list[str], forked: bool = False) -> None:
         def step(action: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             obs, _, terminated, truncated, _ = env.step(action)
             return obs, bool(terminated or truncated)
 
-        if parent is not None:
+        if parent is not None and forked:
+            step({"type": "add_markdown", "text": f"**Fork of node `{parent.id}`** ({parent.stage}): its live "
+                  f"kernel was forked (its state is here, no cell re-run), then this node's **{node.stage}** cell."})
+        elif parent is not None:
             step({"type": "add_markdown", "text": f"**Fork of node `{parent.id}`** ({parent.stage}): "
                   f"re-running its {len(base)} solution cell(s) to rebuild its kernel state, then "
                   f"this node's **{node.stage}** cell."})

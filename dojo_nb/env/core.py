@@ -373,6 +373,14 @@ class DojoEnv(gymnasium.Env):
             self._task_info = env_info.build_task_info(self.task, self.task_id)
         return json.loads(json.dumps(self._task_info))
 
+    def fork(self, out_dir: str | os.PathLike[str] | None = None, *, steps: int | None = None,
+             seconds: float | None = None) -> DojoEnv:
+        """A new env whose episode starts as this one is now, its kernel a copy-on-write fork of
+        this one's (no cell re-run; re-run only when forking is unsafe). See `dojo_nb.env.fork`."""
+        from dojo_nb.env.fork import fork_env
+
+        return fork_env(self, out_dir, steps=steps, seconds=seconds)
+
     def resume(self, episode_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Continue an episode whose driver died: like `reset`, but into the same folder.
 

@@ -214,6 +214,8 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUse
     argv.mount("--ro-bind", str(spec.input_dir), mounted.input_dir)
     argv.mount("--bind", str(spec.working_dir), mounted.working_dir)
     argv.mount("--bind", str(spec.submission_dir), mounted.submission_dir)
+    if (spec.root / "forks").is_dir():  # forked kernels' own folders (`dojo_nb.kernel.fork`)
+        argv.mount("--bind", str(spec.root / "forks"), f"{EPISODE_MOUNT}/forks")
     argv.argv += ["--chdir", mounted.working_dir, "--hostname", "dojo"]
     assert mounted.working_dir.startswith(EPISODE_MOUNT)
     if user is not None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-_SUBDIRS = ("working", "submission")
+_SUBDIRS = ("working", "submission", "forks")  # forks/: the copies of forked kernels (`fork.py`)
 _reason: str | None | bool = False
 
 
@@ -105,8 +105,9 @@ class EpisodeDisk:
     def fs(self) -> Path:
         return self.folder / "fs"
 
-    def attach(self, working: Path, submission: Path) -> None:
-        """Make the image, move what the folders hold onto it, bind its folders over them."""
+    def attach(self, working: Path, submission: Path, forks: Path | None = None) -> None:
+        """Make the image, move what the folders hold onto it, bind its folders over them
+        (`forks`, when given, too: forked kernels' files count against the same budget)."""
         if _mounted(working) or _mounted(submission):  # a killed driver's disk (a resumed episode)
             remove_stale()
         self.fs.mkdir(parents=True, exist_ok=True)
@@ -118,21 +119,27 @@ class EpisodeDisk:
         with contextlib.suppress(FileNotFoundError):
             (self.fs / "lost+found").rmdir()
         try:
-            for name, host in zip(_SUBDIRS, (working, submission)):
+            for name, host in zip(_SUBDIRS, (working, submission, forks)):
+                if host is None:
+                    continue
+                host.mkdir(exist_ok=True)
                 inside = self.fs / name
                 inside.mkdir(exist_ok=True)
                 copy_tree(host, inside, self.uid, self.gid)  # e.g. a resumed episode's files
-                os.chown(inside, self.uid, self.gid)
+                # forks/ is the driver's: it makes each fork's folder there (`fork.py`)
+                os.chown(inside, *((0, 0) if name == "forks" else (self.uid, self.gid)))
                 os.chmod(inside, 0o755)
                 _run("mount", "--bind", str(inside), str(host))
                 _run("mount", "-o", "remount,bind,nosuid,nodev", str(host))
         except BaseException:
-            self.detach(working, submission, copy_back=False)
+            self.detach(working, submission, forks, copy_back=False)
             raise
 
-    def detach(self, working: Path, submission: Path, *, copy_back: bool = True) -> None:
+    def detach(self, working: Path, submission: Path, forks: Path | None = None, *, copy_back: bool = True) -> None:
         """Unbind the folders, copy the files back into them, unmount and delete the image."""
-        for name, host in zip(_SUBDIRS, (working, submission)):
+        for name, host in zip(_SUBDIRS, (working, submission, forks)):
+            if host is None:
+                continue
             while host.exists() and _mounted(host):
                 _run("umount", "-l", str(host))
             if copy_back and (self.fs / name).is_dir() and _mounted(self.fs):
@@ -209,6 +216,12 @@ def remove_stale() -> list[str]:
             ost = owner.stat()
             uid, gid = ost.st_uid, ost.st_gid
         disk.uid, disk.gid = uid, gid
-        disk.detach(bound.get("working", entry / "_w"), bound.get("submission", entry / "_s"))
+        for inside, host in bound.items():  # a fork's folders, bound onto its own episode's (`fork.py`)
+            if inside.startswith("forks/") and (entry / "fs" / inside).is_dir():
+                while _mounted(host):
+                    _run("umount", "-l", str(host))
+                _clear(host)
+                copy_tree(entry / "fs" / inside, host, uid, gid)
+        disk.detach(bound.get("working", entry / "_w"), bound.get("submission", entry / "_s"), bound.get("forks"))
         removed.append(entry.name)
     return removed

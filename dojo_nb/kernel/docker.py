@@ -18,6 +18,7 @@ driver's kernels stop by themselves within `HEARTBEAT_MAX_AGE_S`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ from traitlets import Dict
 from dojo_nb import paths
 from dojo_nb.kernel import backends, disk, sockets, users
 from dojo_nb.kernel.disk import EpisodeDisk
+from dojo_nb.kernel.fork import FORKS, Family, Forkable, pid_alive
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
 from dojo_nb.kernel.users import SandboxUser
 
@@ -107,7 +109,7 @@ def _labels(name: str) -> dict[str, str]:
     return {LABEL: name, f"{LABEL}.driver-pid": str(os.getpid()), f"{LABEL}.host": socket.gethostname()}
 
 
-class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
+class DockerSandboxProvisioner(Forkable, KernelProvisionerBase):  # type: ignore[misc]
     """jupyter_client provisioner ``dojo-docker``: ipykernel in a locked-down container."""
 
     sandbox = Dict(config=True, help="The SandboxSpec (as a dict) this kernel runs in.")
@@ -121,6 +123,8 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     _spec: SandboxSpec | None = None
     _heartbeat_task: asyncio.Task | None = None
     _exit_code: int | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _kept_beats: list[asyncio.Task] | None = None  # heartbeats of containers that host forks
 
     def sandbox_spec(self, cwd: str | None = None) -> SandboxSpec:
         if self._spec is None:
@@ -149,7 +153,7 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         uid = self.user.uid if self.user else KERNEL_UID
         if spec.disk_mb and disk.unavailable_reason() is None:
             self.disk = EpisodeDisk.new(spec.disk_mb, uid, uid)
-            self.disk.attach(spec.working_dir, spec.submission_dir)
+            self.disk.attach(spec.working_dir, spec.submission_dir, spec.root / FORKS)
         else:
             if spec.disk_mb:
                 _say_once(f"dojo-nb docker sandbox: the {spec.disk_mb} MB disk budget for working/ is not "
@@ -162,6 +166,11 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         km.transport = "ipc"
         km.ip = str(self.socket_dir / "s")
         km.connection_file = str(self.socket_dir / "c.json")
+        self.family, self._kept_beats = Family(), []
+        (spec.root / FORKS).mkdir(mode=0o755, exist_ok=True)  # the driver's: forks' files (on the disk)
+        launcher = self.socket_dir / sockets.LAUNCHER  # bound with the sockets: the kernel cannot replace it
+        shutil.copyfile(Path(__file__).with_name("launcher.py"), launcher)
+        os.chmod(launcher, 0o644)
 
     @property
     def kernel_uid(self) -> int:
@@ -185,6 +194,8 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         cmd = list(kwargs["cmd"])
         if cmd and cmd[0] in ("python", "python3", sys.executable):
             cmd[0] = "/opt/venv/bin/python"
+        if cmd[1:3] == ["-m", "ipykernel_launcher"] and self.socket_dir is not None:  # a supervisor; forks
+            cmd[1:3] = [str(self.socket_dir / sockets.LAUNCHER), "supervise"]
         kwargs["cmd"] = cmd
         return kwargs
 
@@ -199,6 +210,7 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             str(spec.working_dir): {"bind": mounted.working_dir, "mode": "rw"},
             str(spec.submission_dir): {"bind": mounted.submission_dir, "mode": "rw"},
             str(self.socket_dir): {"bind": str(self.socket_dir), "mode": "rw"},
+            str(spec.root / FORKS): {"bind": f"{mounted.input_dir.rsplit('/', 1)[0]}/{FORKS}", "mode": "rw"},
         }
         run: dict[str, Any] = dict(
             command=["/opt/venv/bin/python", "/opt/dojo/watchdog.py", str(heartbeat), str(HEARTBEAT_MAX_AGE_S), "--", *cmd],
@@ -224,6 +236,7 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         client = _client()
         self.container = await asyncio.to_thread(client.containers.run, IMAGE, **run)
         self._exit_code = None
+        self._loop = asyncio.get_running_loop()
         self._heartbeat_task = asyncio.create_task(self._beat(heartbeat))
         return self.connection_info
 
@@ -244,7 +257,23 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 return
             await asyncio.sleep(HEARTBEAT_EVERY_S)
 
+    def sandbox_root_pids(self) -> list[int]:
+        """The containers' inits on this host (the driver must share the engine's host to fork)."""
+        pids = []
+        for container in ([self.container] if self.container is not None else []) + list(
+                self.family.retired if self.family is not None else []):
+            try:
+                container.reload()
+            except Exception:  # noqa: BLE001 - gone: nothing of it to find
+                continue
+            pid = int(container.attrs.get("State", {}).get("Pid") or 0)
+            if pid:
+                pids.append(pid)
+        return pids
+
     async def poll(self) -> int | None:
+        if self.forked() and self.kernel_pid is not None:
+            return None if pid_alive(self.kernel_pid) else -9
         if self.container is None:
             return self._exit_code if self._exit_code is not None else 0
         try:
@@ -288,6 +317,8 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             return ""
 
     async def send_signal(self, signum: int) -> None:
+        if self.signal_kernel(signum):
+            return
         if self.container is not None:
             try:
                 await asyncio.to_thread(self.container.kill, signum)
@@ -302,6 +333,15 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
 
     async def cleanup(self, restart: bool = False) -> None:
         sockets.clear(self.socket_dir)
+        if self.forked() and self.family is not None:  # the container hosts forks: it goes with the last
+            if self.container is not None:
+                self.family.retired.append(self.container)
+            if self._heartbeat_task is not None and self._kept_beats is not None:
+                self._kept_beats.append(self._heartbeat_task)  # its watchdog must keep seeing the driver
+            self.container, self._heartbeat_task, self.kernel_pid = None, None, None
+            if not restart:
+                self.family.teardown = self._release_after_forks
+            return
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             self._heartbeat_task = None
@@ -315,13 +355,35 @@ class DockerSandboxProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             if self.disk is not None:
                 spec = self.sandbox_spec()
                 try:
-                    self.disk.detach(spec.working_dir, spec.submission_dir)
+                    self.disk.detach(spec.working_dir, spec.submission_dir, spec.root / FORKS)
                 except OSError:
                     pass
                 self.disk = None
             if self.user is not None:
                 self.user.release()
                 self.user = None
+            with contextlib.suppress(OSError):  # a sandbox that never forked looks as it did
+                (self.sandbox_spec().root / FORKS).rmdir()
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = self.socket_dir = None
+
+    def _release_after_forks(self) -> None:
+        """The deferred end of a sandbox that hosted forks (the containers went in `Family.release`)."""
+        loop, beats = self._loop, list(self._kept_beats or [])
+        for task in beats:
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(task.cancel)
+        spec = self.sandbox_spec()
+        if self.disk is not None:
+            with contextlib.suppress(OSError):
+                self.disk.detach(spec.working_dir, spec.submission_dir, spec.root / FORKS)
+            self.disk = None
+        if self.user is not None:
+            self.user.release()
+            self.user = None
+        if self.run_dir is not None:
+            with contextlib.suppress(OSError):  # a sandbox that never forked looks as it did
+                (self.sandbox_spec().root / FORKS).rmdir()
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = self.socket_dir = None
 

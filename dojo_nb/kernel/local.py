@@ -15,6 +15,8 @@ once that the sandbox is weaker.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -33,6 +35,7 @@ from dojo_nb.kernel import backends, cgroups, disk, sockets, users
 from dojo_nb.kernel.bwrap import bwrap_argv, bwrap_path, no_bwrap_reason, warn_no_bwrap
 from dojo_nb.kernel.bwrap import say as bwrap_say
 from dojo_nb.kernel.disk import EpisodeDisk
+from dojo_nb.kernel.fork import FORKS, Family, Forkable, pid_alive
 from dojo_nb.kernel.limits import make_preexec, pick_cpus, thread_env
 from dojo_nb.kernel.spec import SandboxPaths, SandboxSpec
 from dojo_nb.kernel.users import SandboxUser
@@ -84,7 +87,7 @@ def kernel_env(spec: SandboxSpec, kernel_paths: SandboxPaths, home: str, extra: 
     return env
 
 
-class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
+class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
     """jupyter_client provisioner ``dojo-local``: starts ipykernel in the local sandbox.
 
     The sandbox comes from the ``sandbox`` config (a `SandboxSpec` dict, as written by
@@ -126,13 +129,20 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             os.chmod(self.run_dir, 0o711)
             if spec.disk_mb and disk.unavailable_reason() is None:
                 self.disk = EpisodeDisk.new(spec.disk_mb, self.user.uid, self.user.gid)
-                self.disk.attach(spec.working_dir, spec.submission_dir)
+                self.disk.attach(spec.working_dir, spec.submission_dir, spec.root / FORKS)
             else:
                 for sub in (spec.working_dir, spec.submission_dir):
                     os.chown(sub, self.user.uid, self.user.gid)
         km.transport = "ipc"
         km.ip = str(self.socket_dir / "s")
         km.connection_file = str(self.socket_dir / "c.json")
+        self.family = Family()
+        # The driver's (each fork's folder in it is made by `fork.py`); on the disk when there is
+        # one, so forks share the parent's budget.
+        (spec.root / FORKS).mkdir(mode=0o755, exist_ok=True)
+        launcher = self.socket_dir / sockets.LAUNCHER  # the driver's file: the kernel cannot replace it
+        shutil.copyfile(Path(__file__).with_name("launcher.py"), launcher)
+        os.chmod(launcher, 0o644)
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         spec = self.sandbox_spec(kwargs.get("cwd"))
@@ -158,6 +168,9 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         cmd = list(kwargs.pop("cmd"))
         if cmd and cmd[0] in _PYTHON_NAMES:
             cmd[0] = sys.executable
+        if cmd[1:3] == ["-m", "ipykernel_launcher"]:  # our launcher: a supervisor, and forks on request
+            cmd[1:3] = [str(self.socket_dir / sockets.LAUNCHER), "supervise"]
+        self.sandboxed_paths = bool(bwrap)
         if bwrap:
             kernel_paths = SandboxSpec.mounted_paths()
             home = "/tmp"
@@ -199,7 +212,8 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             if self.cgroup is None:
                 self.cgroup = cgroups.KernelCgroup.create(f"{os.getpid()}-{self.run_dir.name}", spec.memory_mb,
                                                           spec.pids, cpu_set)
-            self.cgroup.kill_all()  # what a previous kernel left (a daemonised child) goes first
+            if not self.forked():
+                self.cgroup.kill_all()  # what a previous kernel left (a daemonised child) goes first
             self._oom_base = self.cgroup.oom_kills()
             procs_files = self.cgroup.procs_files()
         log_fd = os.open(self.run_dir / "kernel.log",
@@ -223,6 +237,31 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             self.pgid = None
         self.cwd = kwargs["cwd"]
         return self.connection_info
+
+    def sandbox_root_pids(self) -> list[int]:
+        retired = self.family.retired if self.family is not None else []
+        return [p.pid for p in ([self.process] if self.process is not None else []) + retired]
+
+    async def poll(self) -> int | None:
+        if self.forked() and self.kernel_pid is not None:
+            return None if pid_alive(self.kernel_pid) else -9
+        return await super().poll()
+
+    async def wait(self) -> int | None:
+        if self.forked():
+            while await self.poll() is None:
+                await asyncio.sleep(0.05)
+            return -9
+        return await super().wait()
+
+    async def send_signal(self, signum: int) -> None:
+        if not self.signal_kernel(signum):
+            await super().send_signal(signum)
+
+    async def kill(self, restart: bool = False) -> None:
+        if not self.forked() and self.process is not None:
+            _kill_descendants(self.process.pid)  # without bwrap the kernel has its own group
+        await super().kill(restart=restart)
 
     def log_tail(self, max_lines: int = 5) -> str:
         """The last lines the kernel process (or bwrap) wrote to its stderr: why it died, often."""
@@ -251,6 +290,18 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
+        if self.forked():  # the sandbox hosts forks: it goes with the last of them
+            sockets.clear(self.socket_dir)
+            if self.process is not None and self.family is not None:
+                self.family.retired.append(self.process)
+            self.process, self.kernel_pid = None, None
+            if not restart and self.family is not None:
+                self.family.teardown = lambda: self._release(restart=False)
+            return
+        self._release(restart)
+
+    def _release(self, restart: bool) -> None:
+        """Remove what this kernel's sandbox held: sockets, cgroup, and at the end disk, uid, folders."""
         sockets.clear(self.socket_dir)
         if self.cgroup is not None:
             if restart:
@@ -262,15 +313,29 @@ class LocalSandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             if self.disk is not None:
                 spec = self.sandbox_spec()
                 try:
-                    self.disk.detach(spec.working_dir, spec.submission_dir)
+                    self.disk.detach(spec.working_dir, spec.submission_dir, spec.root / FORKS)
                 except OSError as exc:
                     log.warning("dojo-nb: could not detach the disk of %s: %s", spec.root, exc)
                 self.disk = None
             if self.user is not None:
                 self.user.release()
                 self.user = None
+            with contextlib.suppress(OSError):  # a sandbox that never forked looks as it did
+                (self.sandbox_spec().root / FORKS).rmdir()
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = self.socket_dir = None
+
+
+def _kill_descendants(pid: int) -> None:
+    import psutil
+
+    try:
+        procs = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 _said: set[str] = set()

@@ -69,8 +69,9 @@ class KernelSession:
     # --- facts for the notebook --------------------------------------------------------
     @property
     def paths(self) -> SandboxPaths:
-        """The episode folders as the kernel sees them."""
-        return self.backend.paths(self.spec)
+        """The episode folders as the kernel sees them (a forked kernel's are its own)."""
+        own = getattr(getattr(self.km, "provisioner", None), "kernel_paths", None)
+        return own if isinstance(own, SandboxPaths) else self.backend.paths(self.spec)
 
     @property
     def kernelspec(self) -> dict[str, str]:
@@ -455,10 +456,15 @@ class SyncKernelSession:
         if not self._thread.is_alive():
             return
         try:
-            self._run(self._session.close(), timeout=60)
+            if not self._session._closed:  # (closed: a deferred stop dropped its last reference)
+                self._run(self._session.close(), timeout=60)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
+            family = getattr(getattr(self._session.km, "provisioner", None), "family", None)
+            if family is not None and family.busy:  # this thread started the sandbox (bwrap dies with it)
+                family.on_empty.append(lambda: self._loop.call_soon_threadsafe(self._loop.stop))
+            else:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(timeout=10)
 
     def __enter__(self) -> SyncKernelSession:
         return self.start()

@@ -16,7 +16,9 @@ import stat
 from pathlib import Path
 
 #: Files of the driver in the socket folder; everything else there is the kernel's.
-DRIVER_FILES = ("c.json", "heartbeat")
+DRIVER_FILES = ("c.json", "heartbeat", "dojo_ipykernel_launcher.py")
+#: The kernel launcher the driver copies beside the sockets (`dojo_nb.kernel.launcher`).
+LAUNCHER = "dojo_ipykernel_launcher.py"  # the name says what it is to process listings
 
 
 def seal(socket_dir: Path | None) -> list[str]:

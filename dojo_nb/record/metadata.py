@@ -85,6 +85,7 @@ class EpisodeMeta(_Meta):
     kernel_facts: dict[str, Any] | None = None  # hardware and packages the reset text told
     episode_uid: str | None = None     # random, made at reset: the folder's own id (export's episode_id)
     seconds_left_at_reset: float | None = None  # what the first observation said
+    fork: dict[str, Any] | None = None      # this episode began as a copy of another (`fork_entry`)
     # written when the episode ends
     final: dict[str, Any] | None = None
     end_reason: str | None = None
@@ -126,6 +127,22 @@ class EpisodeMeta(_Meta):
     @property
     def ended(self) -> bool:
         return self.final is not None or self.end_reason is not None
+
+
+def fork_entry(parent_episode: str, parent_cells: int, parent_steps: int, method: str,
+               reason: str | None = None, seconds: float | None = None, at: str | None = None) -> dict[str, Any]:
+    """``metadata.dojo.fork``: the episode this one was forked from, at which cell and step, and how
+    its kernel got the parent's state (``"fork"``: the live process was forked; ``"rerun"``: the
+    parameters and solution cells were re-run, `reason` says why)."""
+    entry: dict[str, Any] = {"parent_episode": parent_episode, "parent_cells": int(parent_cells),
+                             "parent_steps": int(parent_steps), "method": method}
+    if reason:
+        entry["reason"] = reason
+    if seconds is not None:
+        entry["seconds"] = round(float(seconds), 4)
+    if at:
+        entry["at"] = at
+    return entry
 
 
 @dataclass
@@ -186,5 +203,5 @@ def is_parameters_cell(cell: Mapping[str, Any]) -> bool:
     return cell.get("cell_type") == "code" and PARAMETERS_TAG in ((cell.get("metadata") or {}).get("tags") or [])
 
 
-__all__ = ["VERSION", "DOJO", "DESCRIPTION", "PARAMETERS", "PARAMETERS_TAG", "EpisodeMeta", "CellMeta",
+__all__ = ["VERSION", "DOJO", "DESCRIPTION", "PARAMETERS", "PARAMETERS_TAG", "EpisodeMeta", "CellMeta", "fork_entry",
            "cell_meta_dict", "episode_meta_dict", "is_parameters_cell"]

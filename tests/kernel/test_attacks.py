@@ -74,8 +74,9 @@ def test_the_kernel_is_unprivileged_and_every_mount_is_nosuid(hostile: SyncKerne
     assert uid != 0 and euid != 0 and gid != 0, ids
     assert uid != os.getuid(), "the kernel must not share the root driver's uid"
     assert "'CapEff': 0" in caps and "'CapPrm': 0" in caps and "'CapBnd': 0" in caps and caps.endswith(" 1"), caps
-    # Only the episode's writable folders, the private /tmp and /dev/shm (and /dev's own tmpfs) are rw.
-    allowed = ("/episode/working", "/episode/submission", "/tmp", "/dev/shm", "/dev", "/dev/pts", "/dev/mqueue",
+    # Only the episode's writable folders (forks/: its forked kernels' copies), the private /tmp and
+    # /dev/shm (and /dev's own tmpfs) are rw.
+    allowed = ("/episode/working", "/episode/submission", "/episode/forks", "/tmp", "/dev/shm", "/dev", "/dev/pts", "/dev/mqueue",
                "/", "/proc", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/sys/fs/cgroup")
     # (/proc/keys and the like: the engine masks them with a bind of /dev/null.)
     extra = [m for m in eval(writable.split(" ", 1)[1])
@@ -331,7 +332,7 @@ def test_no_file_of_the_catalogue_or_of_dojo_nb_is_anywhere_in_the_sandbox(hosti
     for root in roots:
         for path in root.rglob("*"):
             if path.is_file() and not path.is_symlink() and 64 <= path.stat().st_size <= 2_000_000 \
-                    and "__pycache__" not in path.parts:
+                    and "__pycache__" not in path.parts and path.name != "launcher.py":  # the kernel's own launcher
                 wanted.setdefault(path.stat().st_size, set()).add(hashlib.sha256(path.read_bytes()).hexdigest())
     assert len(wanted) > 20
     r = run(hostile, f"""

@@ -12,6 +12,7 @@ from tests.driver_processes import driver_kernels
 
 from dojo_nb.agents.search import (Node, ScriptedPolicy, TreeSearch, best_node, extract_code,
                                    parse_score, run_search)
+from dojo_nb.record.metadata import CellMeta, EpisodeMeta
 from tests.search.cells import DEBUG_LIAR, DRAFT_BUGGY, DRAFT_GOOD, IMPROVE
 
 TASK = "penguins-species"  # log loss: lower is better
@@ -56,11 +57,16 @@ def test_tree_search_drafts_debugs_improves_and_chooses_by_own_score(tmp_path: P
     # The buggy node got debugged: the debug node is its child and the policy saw it as parent.
     assert debug.parent == buggy.id and buggy.children == [debug.id] and debug.status == "good"
     assert ("debug", buggy.id) in policy.asked
-    # The improve node forked the best node (the liar): a fresh kernel re-ran the liar's cell,
-    # so the variable it defined exists in the child.
+    # The improve node forked the best node (the liar): its live kernel was forked, no cell re-ran,
+    # so the variable the liar's cell defined exists in the child.
     assert improve.parent == debug.id and improve.status == "good", improve.message
     assert "parent token: token-of-the-liar" in improve.output
     assert improve.cells == [DEBUG_LIAR, IMPROVE]
+    improve_nb = nbformat.read(Path(improve.episode_dir) / "trajectory.ipynb", as_version=4)
+    assert EpisodeMeta.of(improve_nb).fork["method"] == "fork"
+    assert EpisodeMeta.of(improve_nb).fork["parent_episode"] == debug.episode_dir
+    ran = [c for c in improve_nb.cells if c.cell_type == "code" and c.source == DEBUG_LIAR]
+    assert len(ran) == 1 and CellMeta.of(ran[0]).step == 2  # the parent's own cell (its step), not a re-run
 
     # Journal: one line per node, with the fields a reader needs.
     lines = [json.loads(x) for x in result.journal_path.read_text().splitlines()]
