@@ -31,7 +31,7 @@ def sandboxed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 def test_files_outside_the_episode_are_invisible(sandboxed: str, episode_root: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret-answers.csv"
     secret.write_text("id,target\n1,42\n")
-    home_secret = Path.home() / ".dojo-test-secret"
+    home_secret = Path.home() / f".dojo-test-secret-{os.getpid()}-{sandboxed}"
     home_secret.write_text("token")
     try:
         with SyncKernelSession(SandboxSpec(root=episode_root), backend=sandboxed) as s:
@@ -52,7 +52,7 @@ def test_files_outside_the_episode_are_invisible(sandboxed: str, episode_root: P
                           timeout=30)
             assert r.text == "[]"
     finally:
-        home_secret.unlink()
+        home_secret.unlink(missing_ok=True)
 
 
 def test_without_bwrap_it_runs_and_warns_once(monkeypatch: pytest.MonkeyPatch, episode_root: Path) -> None:
