@@ -101,13 +101,14 @@ _SCRIPTED_CELLS: list[dict[str, Any]] = [
 ]
 
 
-def _scripted_episode(out_dir: Path) -> Path:
+def scripted_episode(task: str, out_dir: Path, actions: list[dict[str, Any]], max_steps: int = 40) -> Path:
+    """A real episode whose agent ("scripted") takes `actions` in order; its folder."""
     import dojo_nb
 
-    env = dojo_nb.make(TASK, backend="local", out_dir=out_dir, agent_name="scripted", max_steps=40)
+    env = dojo_nb.make(task, backend="local", out_dir=out_dir, agent_name="scripted", max_steps=max_steps)
     try:
         obs, info = env.reset()
-        for action in _SCRIPTED_CELLS:
+        for action in actions:
             obs, _reward, terminated, truncated, info = env.step(action)
             if terminated or truncated:
                 break
@@ -124,7 +125,7 @@ def episodes(tmp_path_factory: pytest.TempPathFactory) -> Episodes:
     root = tmp_path_factory.mktemp("lab-root")
     outcome = run_episode(TASK, "baseline", out_dir=root / "baseline", replay=False, max_steps=40)
     assert outcome.error is None, outcome.error
-    scripted = _scripted_episode(root / "scripted")
+    scripted = scripted_episode(TASK, root / "scripted", _SCRIPTED_CELLS)
     other = run_episode(OTHER_TASK, "baseline", out_dir=root / "other-task", replay=False, max_steps=40)
     assert other.error is None, other.error
     for ep in (outcome.episode_dir, scripted, other.episode_dir):

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 
-from .conftest import Browser, Page
+from .conftest import Browser, Page, scripted_episode
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,21 +47,6 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=900)
 
 
-def _scripted(task: str, out_dir: Path) -> Path:
-    import dojo_nb
-
-    env = dojo_nb.make(task, backend="local", out_dir=out_dir, agent_name="scripted", max_steps=10)
-    try:
-        _obs, info = env.reset()
-        for action in _SCRIPTED:
-            _obs, _r, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                break
-        return Path(info["episode_dir"])
-    finally:
-        env.close()
-
-
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """RUN/<agent>/<task>/: six real episodes, written once per session."""
@@ -71,7 +56,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for task in TASKS:
         outcome = run_episode(task, "baseline", out_dir=root / "baseline" / task, replay=True, max_steps=40)
         assert outcome.error is None, (task, outcome.error)
-        _scripted(task, root / "scripted" / task)
+        scripted_episode(task, root / "scripted" / task, _SCRIPTED, max_steps=10)
     return root
 
 

@@ -11,19 +11,8 @@ from typing import Any
 from dojo_nb.export import export, load_episode
 from dojo_nb.runners.episodes import run_episode
 from tests.llm.server import Reply, ScriptedChatServer, tool
+from tests.llm.test_llm_episodes import CLASSIFY, LOOK
 
-LOOK = "import os\nprint(sorted(os.listdir(INPUT_DIR)))"
-CLASSIFY = """\
-import os
-import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-train = pd.read_csv(os.path.join(INPUT_DIR, "train.csv"))
-test = pd.read_csv(os.path.join(INPUT_DIR, "test.csv"))
-features = [c for c in test.columns if c != "id" and pd.api.types.is_numeric_dtype(test[c])]
-model = HistGradientBoostingClassifier(max_iter=50).fit(train[features], train["species"])
-pd.DataFrame({"id": test["id"], "species": model.predict(test[features])}).to_csv(SUBMISSION_PATH, index=False)
-print("wrote", len(test), "rows")
-"""
 NOISY = "print('\\n'.join(f'row {i}: ' + '7' * 60 for i in range(60)))"
 
 

@@ -56,6 +56,12 @@ def parent(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
     session.close()
 
 
+def _assert_nothing_left(before: set[int], tmp_path: Path) -> None:
+    """No kernel process of this test and no container of its folders is left."""
+    assert _descendants() - before == set()
+    assert not _containers_of(tmp_path)
+
+
 def test_fork_carries_memory_then_branches_stay_apart(parent) -> None:
     session, tmp_path, before = parent
     assert session.execute(FIT).status == "ok"
@@ -87,8 +93,7 @@ def test_fork_carries_memory_then_branches_stay_apart(parent) -> None:
     assert (tmp_path / "child" / "working" / "only-child.txt").read_text() == "c"
     assert not (tmp_path / "parent" / "forks").exists() or not any((tmp_path / "parent" / "forks").iterdir())
     psutil.wait_procs([psutil.Process(p) for p in _descendants() - before if psutil.pid_exists(p)], timeout=10)
-    assert _descendants() - before == set()
-    assert not _containers_of(tmp_path)
+    _assert_nothing_left(before, tmp_path)
 
 
 def test_closing_the_child_first_leaves_the_parent_working(parent) -> None:
@@ -102,8 +107,7 @@ def test_closing_the_child_first_leaves_the_parent_working(parent) -> None:
     assert grandchild.execute("print(y)").text.strip() == "41"
     grandchild.close()
     session.close()
-    assert _descendants() - before == set()
-    assert not _containers_of(tmp_path)
+    _assert_nothing_left(before, tmp_path)
 
 
 def test_a_fork_of_a_fork_outlives_both_ancestors(parent) -> None:
@@ -124,8 +128,7 @@ def test_a_fork_of_a_fork_outlives_both_ancestors(parent) -> None:
     finally:
         grandchild.close()
     assert (tmp_path / "grandchild" / "working" / "f.txt").read_text() == "ab"
-    assert _descendants() - before == set()
-    assert not _containers_of(tmp_path)
+    _assert_nothing_left(before, tmp_path)
 
 
 def test_a_crashed_parent_restarts_apart_and_interrupts_stay_in_their_kernel(parent) -> None:
@@ -147,8 +150,7 @@ def test_a_crashed_parent_restarts_apart_and_interrupts_stay_in_their_kernel(par
         child.close()
     session.close()
     psutil.wait_procs([psutil.Process(p) for p in _descendants() - before if psutil.pid_exists(p)], timeout=10)
-    assert _descendants() - before == set()
-    assert not _containers_of(tmp_path)
+    _assert_nothing_left(before, tmp_path)
 
 
 def test_a_user_thread_refuses_the_fork(parent) -> None:
