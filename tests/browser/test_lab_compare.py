@@ -113,10 +113,20 @@ def test_compare_command_side_by_side(browser: Browser, lab: Lab, episodes: Epis
                   "if (!app.shell.leftCollapsed) return app.commands.execute('application:toggle-left-area'); }")
 
     # Through the command palette and the dialog, as a person does it.
-    page.keyboard.press("Control+Shift+C")
-    page.fill(".lm-CommandPalette-input", "Compare trajectories")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # The modal palette closes when focus moves (the left area folding away can take it): open it
+    # again until the item shows, at most three times.
     item = page.locator(".lm-CommandPalette-item", has_text="Compare trajectories").first
-    item.wait_for(state="visible")
+    for attempt in range(3):
+        page.keyboard.press("Control+Shift+C")
+        page.fill(".lm-CommandPalette-input", "Compare trajectories")
+        try:
+            item.wait_for(state="visible", timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     item.click()
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(state="visible")
