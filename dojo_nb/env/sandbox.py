@@ -51,7 +51,18 @@ def setup_pool(pool: Any, backend: str, sandbox_limits: dict[str, Any],
         raise ValueError(f"pool must be None, a size >= 0 or a KernelPool, got {pool!r}")
     # Staged next to the episodes: a pooled sandbox is moved into its episode by rename.
     staging = out_dir.parent if out_dir is not None else Path.cwd() / "runs"
-    return KernelPool(backend, pool, staging_dir=staging, sandbox_limits=sandbox_limits).start(), True
+    return KernelPool(backend, pool, staging_dir=staging, sandbox_limits=sandbox_limits,
+                      imports=pool_imports(backend, sandbox_limits)).start(), True
+
+
+def pool_imports(backend: str, sandbox_limits: dict[str, Any]) -> tuple[str, ...]:
+    """What an env's own pool preloads: the usual stack where a template kernel shares it (its
+    memory is then mostly shared), nothing elsewhere (each kernel would pay for its own copy)."""
+    from dojo_nb.kernel import template
+    from dojo_nb.kernel.spec import SandboxSpec
+
+    spec = SandboxSpec(root=Path("/nonexistent"), **sandbox_limits)
+    return template.DEFAULT_IMPORTS if template.unavailable_reason(backend, spec) is None else ()
 
 
 def new_episode_dir(task_id: str, out_dir: Path | None, options: Mapping[str, Any]) -> Path:

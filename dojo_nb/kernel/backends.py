@@ -189,18 +189,23 @@ class DojoKernelManager(AsyncKernelManager):
 
 
 def make_kernel_manager(
-    spec: SandboxSpec, backend: str | Backend = "local", **kwargs: Any
+    spec: SandboxSpec, backend: str | Backend = "local", *, provisioner_config: dict[str, Any] | None = None,
+    **kwargs: Any
 ) -> AsyncKernelManager:
     """A not-yet-started kernel manager for `spec` on `backend`.
 
     Hand it to nbclient or papermill (``km=``) to run a notebook in a fresh sandbox;
-    it talks to the kernel over ZeroMQ's ipc transport.
+    it talks to the kernel over ZeroMQ's ipc transport. `provisioner_config` adds settings of
+    the backend's provisioner (the local one's ``template``).
     """
     be = get(backend) if isinstance(backend, str) else backend
     reason = be.unavailable_reason()
     if reason:
         raise BackendUnavailable(f"backend {be.name!r} is unavailable: {reason}")
     spec.ensure_dirs()
-    ks = KernelSpec(resource_dir="", name=be.kernel_name(), **be.kernelspec(spec))
+    kernel_json = be.kernelspec(spec)
+    if provisioner_config:
+        kernel_json["metadata"]["kernel_provisioner"]["config"].update(provisioner_config)
+    ks = KernelSpec(resource_dir="", name=be.kernel_name(), **kernel_json)
     kwargs.setdefault("transport", "ipc")
     return DojoKernelManager(ks, kernel_name=be.kernel_name(), **kwargs)

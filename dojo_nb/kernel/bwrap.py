@@ -151,7 +151,7 @@ def setpriv_path() -> str | None:
 
 
 def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUser | None = None,
-               etc_files: dict[str, Path] | None = None) -> list[str]:
+               etc_files: dict[str, Path] | None = None, template: bool = False) -> list[str]:
     """The bwrap prefix for a kernel command; the kernel's env is set by the caller (--clearenv).
 
     With `user` (a root driver) bwrap runs without a user namespace and keeps only the
@@ -159,13 +159,20 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUse
     left (not even in the bounding set) and no_new_privs, before the kernel starts. Without
     it (a non-root driver) bwrap's own user namespace maps the kernel to the driver's user.
     `etc_files` replace files of /etc (the passwd and group files naming the sandbox user).
+
+    `template` (a root driver): the sandbox of a template kernel (`dojo_nb.kernel.template`):
+    no episode in it (empty mount points at ``/episode/...``), root with CAP_SYS_ADMIN kept
+    besides the uid ones, because the template sets up each kernel's namespaces before that
+    kernel drops to its uid; no cell ever runs with them.
     """
-    if user is not None:
+    if template or user is not None:
         head = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         if not spec.network:
             head.append("--unshare-net")
         head += ["--die-with-parent", "--new-session", "--cap-drop", "ALL",
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+        if template:
+            head += ["--cap-add", "CAP_SYS_ADMIN"]
     else:
         head = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
         if spec.network:
@@ -211,6 +218,13 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUse
         argv.argv += gpus.bwrap_gpu_args(spec.gpus)
     argv.mount("--bind", str(socket_dir), str(socket_dir))
     mounted = SandboxSpec.mounted_paths()
+    if template:  # each kernel binds its own episode here
+        for path in (mounted.input_dir, mounted.working_dir, mounted.submission_dir, f"{EPISODE_MOUNT}/forks"):
+            argv.parents(path)
+            argv.argv += ["--perms", "0755", "--dir", path]
+            argv.made.add(path)
+        argv.argv += ["--chdir", "/", "--hostname", "dojo-template"]
+        return argv.argv
     argv.mount("--ro-bind", str(spec.input_dir), mounted.input_dir)
     argv.mount("--bind", str(spec.working_dir), mounted.working_dir)
     argv.mount("--bind", str(spec.submission_dir), mounted.submission_dir)

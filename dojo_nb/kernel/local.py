@@ -28,7 +28,7 @@ from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import Dict
+from traitlets import Dict, Unicode
 
 from dojo_nb import paths
 from dojo_nb.kernel import backends, cgroups, disk, sockets, users
@@ -101,6 +101,8 @@ class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
     """
 
     sandbox = Dict(config=True, help="The SandboxSpec (as a dict) this kernel runs in.")
+    template = Unicode("", config=True, help="The id of a live `KernelTemplate` to spawn this kernel "
+                       "from (its imports already loaded); a cold start when it is gone.")
 
     run_dir: Path | None = None
     socket_dir: Path | None = None
@@ -170,6 +172,7 @@ class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
             cmd[0] = sys.executable
         if cmd[1:3] == ["-m", "ipykernel_launcher"]:  # our launcher: a supervisor, and forks on request
             cmd[1:3] = [str(self.socket_dir / sockets.LAUNCHER), "supervise"]
+            self._kernel_argv = cmd[3:]
         self.sandboxed_paths = bool(bwrap)
         if bwrap:
             kernel_paths = SandboxSpec.mounted_paths()
@@ -218,6 +221,14 @@ class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
             procs_files = self.cgroup.procs_files()
         log_fd = os.open(self.run_dir / "kernel.log",
                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        template = self._usable_template(spec)
+        if template is not None:
+            try:
+                self.process = self._spawn_from(template, spec, kwargs, cpu_set, log_fd)
+            finally:
+                os.close(log_fd)
+            self.pid, self.pgid, self.cwd = self.process.pid, None, kwargs["cwd"]
+            return self.connection_info
         with os.fdopen(log_fd, "wb") as log:  # this kernel's own stderr: shown when it crashes
             self.process = subprocess.Popen(
                 cmd,
@@ -237,6 +248,52 @@ class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
             self.pgid = None
         self.cwd = kwargs["cwd"]
         return self.connection_info
+
+    def _usable_template(self, spec: SandboxSpec) -> Any:
+        """The template to spawn from, when one is named, alive, and this kernel may use it."""
+        if not self.template or self.user is None or getattr(self, "_kernel_argv", None) is None:
+            return None
+        from dojo_nb.kernel import template as templates
+
+        if templates.unavailable_reason("local", spec):
+            return None
+        return templates.get(self.template)
+
+    def _spawn_from(self, template: Any, spec: SandboxSpec, kwargs: dict[str, Any], cpu_set: set[int] | None,
+                    log_fd: int) -> Any:
+        """This kernel, spawned by the template into a sandbox equal to a cold one's (same
+        mounts, uid, cgroups, limits); the descriptors it needs are opened here, by the driver."""
+        from dojo_nb.kernel import template as templates
+
+        assert self.user is not None and self.socket_dir is not None
+        mounted = SandboxSpec.mounted_paths()
+        binds: list[tuple[Path, str, bool]] = [
+            (spec.input_dir, mounted.input_dir, True), (spec.working_dir, mounted.working_dir, False),
+            (spec.submission_dir, mounted.submission_dir, False)]
+        if (spec.root / FORKS).is_dir():
+            binds.append((spec.root / FORKS, f"{mounted.working_dir.rsplit('/', 1)[0]}/{FORKS}", False))
+        binds.append((self.socket_dir, str(self.socket_dir), False))
+        binds += [(path, target, True) for target, path in self._identity_files().items()]
+        fds: list[int] = []
+        try:
+            mounts = []
+            for src, target, readonly in binds:
+                fds.append(templates.clone_mount(src))
+                mounts.append([len(fds) - 1, target, readonly])
+            groups = []
+            for procs in (self.cgroup.procs_files() if self.cgroup is not None else []):
+                fds.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
+                groups.append(len(fds) - 1)
+            fds.append(log_fd)
+            request = {"argv": self._kernel_argv, "env": kwargs["env"], "cwd": mounted.working_dir,
+                       "uid": self.user.uid, "gid": self.user.gid, "mounts": mounts, "cgroups": groups,
+                       "log": len(fds) - 1, "socket_dir": str(self.socket_dir), "tmp_mb": spec.tmp_mb,
+                       "memory_mb": spec.memory_mb, "pids": spec.pids,
+                       "cpus": sorted(cpu_set) if cpu_set else None, "network": False}
+            return template.spawn(request, fds)
+        finally:
+            for fd in fds[:-1]:  # the last is the log, closed by the caller
+                os.close(fd)
 
     def sandbox_root_pids(self) -> list[int]:
         retired = self.family.retired if self.family is not None else []

@@ -14,6 +14,13 @@ the kernel would point at the old folder, so such a pool hands out nothing and s
 
 A pooled kernel is clean by construction: it ran no cell, and it is never returned to the
 pool; the episode that takes it closes it.
+
+`imports` (e.g. `template.DEFAULT_IMPORTS`) are modules every pooled kernel has loaded before
+it is handed out, so an episode's first ``import pandas`` is instant. Where a template kernel
+can run (`dojo_nb.kernel.template`: local, bubblewrap, a root driver) the pool imports them
+once, in a template, and spawns every pooled kernel from it by fork, each in its own sandbox:
+their memory is mostly shared. Elsewhere each pooled kernel imports them itself
+(`template_note` says why), which costs each one that memory.
 """
 
 from __future__ import annotations
@@ -27,10 +34,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dojo_nb.kernel.session import SyncKernelSession
 from dojo_nb.kernel.spec import SandboxSpec
+
+if TYPE_CHECKING:
+    from dojo_nb.kernel.template import KernelTemplate
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,8 @@ class PoolStats:
     failed_starts: int = 0
     last_error: str | None = None
     start_times_s: list[float] = field(default_factory=list)
+    template_ready_s: float | None = None   # the template's own start and imports, once
+    from_template: int = 0                  # kernels spawned from it
 
 
 class KernelPool:
@@ -54,13 +66,19 @@ class KernelPool:
                  staging_dir: str | os.PathLike[str] | None = None,
                  sandbox_limits: dict[str, Any] | None = None,
                  session_kwargs: dict[str, Any] | None = None,
-                 refill_delay_s: float = 0.5) -> None:
+                 refill_delay_s: float = 0.5, imports: tuple[str, ...] | list[str] = (),
+                 use_template: bool = True) -> None:
         if int(size) < 0:
             raise ValueError(f"pool size must be >= 0, got {size!r}")
         self.backend = backend
         self.size = int(size)
         self.sandbox_limits = dict(sandbox_limits or {})
         self.session_kwargs = dict(session_kwargs or {})
+        self.imports = tuple(imports)
+        self.use_template = bool(use_template)
+        self.template: KernelTemplate | None = None
+        #: Why the imports are not shared through a template here (None: they are, or none asked).
+        self.template_note: str | None = None
         # A replacement starts this long after a hand-out, not during it: starting a kernel
         # takes a core for about a second, which the episode's first cell would feel.
         self.refill_delay_s = max(0.0, float(refill_delay_s))
@@ -111,6 +129,8 @@ class KernelPool:
                 session.close()
             except Exception:  # noqa: BLE001
                 pass
+        if self.template is not None:  # kernels handed out live on in its sandbox
+            self.template.close()
         shutil.rmtree(self.staging_dir, ignore_errors=True)
 
     def __enter__(self) -> KernelPool:
@@ -153,7 +173,29 @@ class KernelPool:
         return session
 
     # --- filling -----------------------------------------------------------------------
+    def _start_template(self) -> None:
+        """Once, before the first kernel: the template the pooled kernels are spawned from."""
+        if not self.imports:
+            return
+        from dojo_nb.kernel import template as templates
+
+        spec = SandboxSpec(root=self.staging_dir / "probe", **self.sandbox_limits)
+        why = ("the pool was asked not to use one" if not self.use_template
+               else templates.unavailable_reason(self.backend, spec))
+        if why is None:
+            try:
+                t0 = time.monotonic()
+                self.template = templates.KernelTemplate(self.imports, cpus=spec.cpus).start()
+                self.stats.template_ready_s = time.monotonic() - t0
+                self.session_kwargs["provisioner_config"] = {"template": self.template.template_id}
+                return
+            except templates.TemplateError as exc:
+                why = str(exc)
+        self.template_note = f"each pooled kernel imports {', '.join(self.imports)} itself: {why}"
+        log.info("warm pool: %s", self.template_note)
+
     def _fill(self) -> None:
+        self._start_template()
         failures = 0
         while True:
             with self._cond:
@@ -186,7 +228,13 @@ class KernelPool:
                     shutil.rmtree(staged, ignore_errors=True)
                     return
                 session.start()
+                if self.imports and self.template is None:
+                    from dojo_nb.kernel.fork import run_silent  # no execution count, history or output
+
+                    run_silent(session, "\n".join(f"import {name}" for name in self.imports), timeout=300)
                 session.warm_up()
+                if self.template is not None:
+                    self.stats.from_template += 1
                 self.stats.start_times_s.append(time.monotonic() - t0)
                 self.stats.started += 1
                 failures = 0

@@ -49,8 +49,11 @@ class KernelSession:
 
     def __init__(self, spec: SandboxSpec, backend: str = "local", *,
                  max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, text_max_chars: int = DEFAULT_MAX_CHARS,
-                 startup_timeout: float = 60.0, interrupt_grace_s: int = 3) -> None:
+                 startup_timeout: float = 60.0, interrupt_grace_s: int = 3,
+                 provisioner_config: dict[str, Any] | None = None) -> None:
         self.spec = spec
+        #: Extra provisioner settings (e.g. ``template``: spawn from a `KernelTemplate`).
+        self.provisioner_config = dict(provisioner_config or {})
         self.backend_name = backend
         self.backend = backends.get(backend)
         self.max_output_bytes = max_output_bytes
@@ -88,7 +91,7 @@ class KernelSession:
             raise KernelSessionError("this session is closed")
         if self.km is not None:
             return self
-        self.km = backends.make_kernel_manager(self.spec, self.backend)
+        self.km = backends.make_kernel_manager(self.spec, self.backend, provisioner_config=self.provisioner_config)
         _LIVE.add(self)
         try:
             await self.km.start_kernel()
