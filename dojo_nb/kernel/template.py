@@ -184,6 +184,7 @@ class KernelTemplate:
     _control: socket.socket | None = None
     _run_dir: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _kernels: list[SpawnedProcess] = field(default_factory=list)
 
     def start(self, timeout: float = 180.0) -> KernelTemplate:
         """Start the template's sandbox and wait until its imports are done."""
@@ -264,7 +265,9 @@ class KernelTemplate:
             if host is None:
                 raise TemplateError("the spawned kernel's process was not found")
             self.spawned += 1
-            return SpawnedProcess(host)
+            kernel = SpawnedProcess(host)
+            self._kernels = [k for k in self._kernels if k.poll() is None] + [kernel]
+            return kernel
 
     def log_tail(self, max_lines: int = 8) -> str:
         if self._run_dir is None:
@@ -273,15 +276,19 @@ class KernelTemplate:
             return "\n".join((self._run_dir / "template.log").read_text(errors="replace").splitlines()[-max_lines:])
         return ""
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
         """Stop serving: the template process ends; its sandbox stays while kernels it spawned
-        live (they are inside it), and goes with the last (or with this process)."""
+        live (they are inside it), and goes with the last (or with this process). With none
+        left, this waits (up to `timeout`) until the sandbox is gone."""
         _TEMPLATES.pop(self.template_id, None)
         with self._lock:
             if self._control is not None:
                 with contextlib.suppress(OSError):
                     self._control.close()
                 self._control = None
+        if self._process is not None and not any(k.poll() is None for k in self._kernels):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout)
         _RETIRED.append(self)
         reap()
 
