@@ -32,15 +32,15 @@ class Collected:
 
 
 def _driver_pid(name: str) -> int | None:
-    """The pid in ``k<pid>-xxxx`` / ``d<pid>-xxxx`` (None for folders of older versions)."""
+    """The pid in ``k<pid>-xxxx`` / ``t<pid>-xxxx`` / ``d<pid>-xxxx`` (None for folders of older versions)."""
     head = name[1:].split("-", 1)[0]
     return int(head) if head.isdigit() else None
 
 
 def remove_stale_socket_dirs() -> list[str]:
-    """Local (``k``) and docker (``d``) socket folders whose driver process is gone."""
+    """Local (``k``), template (``t``) and docker (``d``) socket folders whose driver process is gone."""
     removed = []
-    for folder in sorted(paths.runtime_dir().glob("[kd]*")):
+    for folder in sorted(paths.runtime_dir().glob("[kdt]*")):
         pid = _driver_pid(folder.name)
         if pid is None or not folder.is_dir() or psutil.pid_exists(pid):
             continue

@@ -256,7 +256,7 @@ CLONE = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "net": 0x40000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
-PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 4, 24, 38, 47, 4
 
 
 def _libc():
@@ -303,6 +303,9 @@ def _drop_privileges(uid, gid):
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     _clear_inheritable()
+    # setuid made it undumpable; a cold kernel (exec'd by setpriv) is dumpable: /proc/<pid> of its
+    # own processes is readable by its own uid. The same here (nothing secret is in its memory).
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     with open("/proc/self/status") as fh:
         caps = {k: v.strip() for k, v in (line.split(":", 1) for line in fh if line.startswith("Cap"))}
     if any(int(v, 16) for v in caps.values()) or os.getuid() == 0 or os.geteuid() == 0:

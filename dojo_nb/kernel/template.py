@@ -193,7 +193,7 @@ class KernelTemplate:
             raise TemplateError(why)
         from dojo_nb.kernel.limits import thread_env
 
-        self._run_dir = Path(tempfile.mkdtemp(prefix="t", dir=paths.runtime_dir()))
+        self._run_dir = Path(tempfile.mkdtemp(prefix=f"t{os.getpid()}-", dir=paths.runtime_dir()))  # gc knows its driver
         socket_dir = self._run_dir / "s"
         socket_dir.mkdir()
         os.chmod(self._run_dir, 0o711)

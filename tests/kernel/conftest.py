@@ -7,6 +7,7 @@ DOJO_REQUIRE_DOCKER=1, which turns the skip into a failure).
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 from collections.abc import Iterator
@@ -21,7 +22,47 @@ from tests.docker_support import backend_param, skip_without_docker
 BACKENDS = ["local", "local-nobwrap", backend_param("docker")]
 
 
+#: The local backend with its kernels spawned from a template (`dojo_nb.kernel.template`).
+TEMPLATE = "local-template"
+_template: list = []
+
+
+def shared_template():
+    """One template kernel for this test process (numpy and pandas imported), started on first use."""
+    from dojo_nb.kernel.template import KernelTemplate
+
+    if not _template or not _template[0].alive():
+        _template[:] = [KernelTemplate(("numpy", "pandas")).start()]
+        atexit.register(_template[0].close)
+    return _template[0]
+
+
+def open_session(spec: SandboxSpec, backend: str, **kwargs) -> SyncKernelSession:
+    """A session on `backend`, where TEMPLATE means local kernels spawned from `shared_template`."""
+    if backend == TEMPLATE:
+        config = {"template": shared_template().template_id}
+        return SyncKernelSession(spec, "local", provisioner_config=config, **kwargs)
+    return SyncKernelSession(spec, backend, **kwargs)
+
+
+def assert_spawned(session: SyncKernelSession, backend: str) -> None:
+    """A TEMPLATE session's kernel really came from the template (not a silent cold start)."""
+    if backend == TEMPLATE:
+        from dojo_nb.kernel.template import SpawnedProcess
+
+        assert isinstance(session.session.km.provisioner.process, SpawnedProcess)
+
+
 def backend_or_skip(name: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    if name == TEMPLATE:
+        from dojo_nb.kernel.template import unavailable_reason
+
+        why = unavailable_reason("local")
+        if why:
+            if os.environ.get("DOJO_REQUIRE_SANDBOX") == "1":
+                pytest.fail(f"DOJO_REQUIRE_SANDBOX=1 but template kernels cannot run: {why}")
+            pytest.skip(why)
+        return name
     if name == "local-nobwrap":
         monkeypatch.setenv("DOJO_NB_NO_BWRAP", "1")
         return "local"

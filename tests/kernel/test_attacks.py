@@ -21,7 +21,7 @@ from dojo_nb.kernel import SandboxSpec, SyncKernelSession
 
 from tests.docker_support import backend_param
 
-from .conftest import backend_or_skip, require_sandbox
+from .conftest import TEMPLATE, assert_spawned, backend_or_skip, open_session, require_sandbox
 
 
 
@@ -30,7 +30,7 @@ def _root_sandbox() -> None:
     require_sandbox()
 
 
-SANDBOXED = ["local", backend_param("docker")]
+SANDBOXED = ["local", TEMPLATE, backend_param("docker")]
 
 
 @pytest.fixture(params=SANDBOXED)
@@ -41,9 +41,10 @@ def sandboxed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 def hostile(sandboxed: str, episode_root: Path) -> Iterator[SyncKernelSession]:
     spec = SandboxSpec(root=episode_root, memory_mb=768, pids=64, disk_mb=200, tmp_mb=128)
-    s = SyncKernelSession(spec, backend=sandboxed)
+    s = open_session(spec, sandboxed)
     try:
         s.start()
+        assert_spawned(s, sandboxed)
         yield s
     finally:
         s.close()
@@ -187,7 +188,8 @@ MEMORY_ATTACKS = {
 def test_memory_of_every_kind_is_limited(sandboxed: str, episode_root: Path, attack: str) -> None:
     # /dev/shm as big as the disk budget: only the memory limit can stop it.
     spec = SandboxSpec(root=episode_root, memory_mb=512, tmp_mb=4096)
-    with SyncKernelSession(spec, backend=sandboxed) as s:
+    with open_session(spec, sandboxed) as s:
+        assert_spawned(s, sandboxed)
         r = s.execute(MEMORY_ATTACKS[attack], timeout=180)
         assert r.status in ("crashed", "error"), r.text
         if r.status == "crashed":
@@ -221,10 +223,11 @@ def test_processes_are_limited(hostile: SyncKernelSession) -> None:
 def test_cpu_pinning_cannot_be_undone(sandboxed: str, episode_root: Path) -> None:
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one CPU: nothing to pin")
-    with SyncKernelSession(SandboxSpec(root=episode_root, cpus=1), backend=sandboxed) as s:
+    with open_session(SandboxSpec(root=episode_root, cpus=1), sandboxed) as s:
+        assert_spawned(s, sandboxed)
         r = s.execute("import os\ntry:\n    os.sched_setaffinity(0, range(os.cpu_count()))\nexcept OSError as e:\n"
                       "    print(e)\nprint(len(os.sched_getaffinity(0)))", timeout=60)
-        if sandboxed == "local":  # a cpuset: affinity cannot leave it
+        if sandboxed.startswith("local"):  # a cpuset: affinity cannot leave it
             assert r.text.splitlines()[-1] == "1", r.text
         else:  # the engine's CPU quota holds whatever the affinity
             container = s.session.km.provisioner.container
@@ -234,7 +237,8 @@ def test_cpu_pinning_cannot_be_undone(sandboxed: str, episode_root: Path) -> Non
 
 def test_the_disk_budget_holds_and_files_survive_the_kernel(sandboxed: str, episode_root: Path) -> None:
     spec = SandboxSpec(root=episode_root, disk_mb=100)
-    with SyncKernelSession(spec, backend=sandboxed) as s:
+    with open_session(spec, sandboxed) as s:
+        assert_spawned(s, sandboxed)
         r = s.execute("chunk = b'x' * (1 << 20)\nwith open('big', 'wb') as f:\n    for _ in range(3000): f.write(chunk)",
                       timeout=120)
         assert r.status == "error" and "No space left on device" in r.text, r.text
@@ -251,7 +255,10 @@ DRIVER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from dojo_nb.kernel import SandboxSpec, SyncKernelSession
-    s = SyncKernelSession(SandboxSpec(root=Path(sys.argv[1])), backend=sys.argv[2]).start()
+    from dojo_nb.kernel.template import KernelTemplate
+    config = {"template": KernelTemplate(("numpy",)).start().template_id} if sys.argv[2] == "local-template" else {}
+    s = SyncKernelSession(SandboxSpec(root=Path(sys.argv[1])), backend=sys.argv[2].split("-")[0],
+                          provisioner_config=config).start()
     s.execute("open('f.txt', 'w').write('from the dead driver')", timeout=30)
     print("READY", s.session.km.provisioner.run_dir, flush=True)
     time.sleep(600)
