@@ -27,6 +27,11 @@ Two sources, one rendering:
   the ``content`` of the next assistant message (``markdown="tool"`` keeps it a tool call);
   invalid actions, environment notes and notes the LLM agent injected are left out and
   counted in ``metadata.skipped_steps``.
+- **A search node, with ``search_calls=True``** (``--search-calls``), whose search's LLM policy
+  logged the call that wrote its cell (``search/model_calls.jsonl``): that request (system
+  prompt, task and parent's state, the ask) plus the model's reply, exactly as sent, with no
+  tools (``metadata.messages_from`` says which). Off by default: a record of another shape
+  (one prompt, a code block back) than every other episode's tool-call conversation.
 
 Tool-call arguments are always JSON strings, as on the OpenAI wire (a dict form loads other
 tools' keys as nulls under some ``datasets`` versions). ``metadata.step_details`` lists every env
@@ -69,6 +74,8 @@ from dojo_nb.record.model_calls import ModelCalls, read_model_calls
 from dojo_nb.record.search_tree import SearchNode, search_node
 from dojo_nb.record.steps import StepRecord, description_of
 
+#: Where a search node's logged call is read from, relative to the search's parent folder.
+_SEARCH_LOG = f"{layout.SEARCH}/{layout.SEARCH_MODEL_CALLS}"
 #: Final-grade fields a search node keeps only when the graded file was its own.
 _GRADE_FIELDS = ("score", "public_score", "position_score", "medal", "valid", "gap_closed")
 
@@ -122,6 +129,21 @@ class Episode(EpisodeRecord):
             except (OSError, UnicodeDecodeError) as exc:
                 raise ExportError(f"{self.root}: {layout.MODEL_CALLS} cannot be read: {exc}") from None
         return self._calls
+
+    @property
+    def search_calls(self) -> ModelCalls | None:
+        """A search node's answered calls in its search's model call log (the one that wrote its
+        cell; `problem` says where reading the log stopped); None when it is no node or has no log."""
+        if not hasattr(self, "_search_calls"):
+            node = self.search
+            try:
+                log = read_model_calls(node.search_dir, layout.SEARCH_MODEL_CALLS) if node else None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ExportError(f"{self.root}: {_SEARCH_LOG} cannot be read: {exc}") from None
+            self._search_calls = None if log is None or node is None else ModelCalls(
+                [c for c in log.calls if c.reply is not None and c.fields.get("node") == node.node],
+                problem=log.problem)
+        return self._search_calls
 
 
 def find_episodes(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
@@ -245,13 +267,16 @@ def _durations(ep: Episode) -> dict[str, float] | None:
 
 # --- SFT -----------------------------------------------------------------------------------------
 def sft_records(ep: Episode, *, markdown: str = "content", system_prompt: str | None = None,
-                arguments: str = "string") -> list[dict[str, Any]]:
+                arguments: str = "string", search_calls: bool = False) -> list[dict[str, Any]]:
     """The chat-format training records of an episode (see the module docstring)."""
     if markdown not in ("content", "tool"):
         raise ValueError("markdown must be 'content' or 'tool'")
     if arguments != "string":
         raise ValueError("tool-call arguments are always JSON strings (the dict form was removed: "
                          "it loads other tools' keys as nulls under some datasets versions)")
+    logged = ep.search_calls if search_calls else None
+    if logged is not None and logged.calls:
+        return _search_records(ep, logged)
     calls = ep.model_calls
     if calls is not None and calls.conversations():
         return _logged_records(ep, calls)
@@ -274,6 +299,15 @@ def _logged_records(ep: Episode, calls: ModelCalls) -> list[dict[str, Any]]:
                                                  injected=injected, log_problem=calls.problem,
                                                  skipped_steps=len(injected))})
     return out
+
+
+def _search_records(ep: Episode, logged: ModelCalls) -> list[dict[str, Any]]:
+    """A search node's cell as its policy asked for it: the request as sent plus the reply."""
+    return [{"messages": [*call.messages, call.reply], "tools": call.tools,
+             "metadata": episode_metadata(ep, messages_from=_SEARCH_LOG, call=call.call, log_problem=logged.problem,
+                                          model_call={"finish_reason": call.finish_reason, "usage": call.usage,
+                                                      **{k: call.fields.get(k) for k in ("elapsed_s", "attempts")}})}
+            for call in logged.calls]
 
 
 def _rendered_record(ep: Episode, *, markdown: str, system_prompt: str | None) -> dict[str, Any]:

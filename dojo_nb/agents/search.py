@@ -23,10 +23,11 @@ Two ways to run it:
   chosen node's cells into the runner's episode, validates and submits. So the runner's
   trajectory/solution/summary/replay describe the chosen solution, and the tree sits beside it.
 
-Saved tree: ``search/journal.jsonl`` (one JSON line per node, written as each node ends:
-id, parent, stage, code, cells, score, status, episode_dir, ...), ``search/search.json``
-(the choice, budgets, stop reason) and ``search/nodes/<id>/`` (each node's episode folder with
-its ``trajectory.ipynb``).
+Saved tree (names in `dojo_nb.record.layout`): ``search/journal.jsonl`` (one JSON line per node,
+written as each node ends: id, parent, stage, code, cells, score, status, episode_dir, ...),
+``search/search.json`` (the choice, budgets, stop reason), ``search/nodes/<id>/`` (each node's
+episode folder with its ``trajectory.ipynb``) and, with the LLM policy,
+``search/model_calls.jsonl`` (every request and reply, with the node it was for).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from dojo_nb.agents.search_fork import NodeKernels
 from dojo_nb.agents.search_policies import (SCORE_LINE, LLMPolicy, Policy, Proposal, ScriptedPolicy, build_prompt,
                                             extract_code)
 from dojo_nb.agents.search_select import best_node, parse_score_line, selection_rule
+from dojo_nb.record import layout
 from dojo_nb.record.metadata import EpisodeMeta
 from dojo_nb import notebook as nbk
 
@@ -106,11 +108,11 @@ class SearchResult:
 
     @property
     def journal_path(self) -> Path:
-        return self.root / "journal.jsonl"
+        return self.root / layout.SEARCH_JOURNAL
 
 
 class TreeSearch:
-    """AIDE's search loop; every node is a fresh episode under ``root/nodes/<id>``."""
+    """AIDE's search loop; every node is an episode of its own under ``root/nodes/<id>``."""
 
     def __init__(self, task_id: str, root: str | Path, policy: Policy, *, backend: str = "local",
                  max_nodes: int = 8, time_budget_s: float = 1800.0, num_drafts: int = 2,
@@ -170,7 +172,8 @@ class TreeSearch:
             stage, parent = self.next_step()
             try:
                 code = self.policy.propose(Proposal(stage, dict(self.task_info), self.description, parent,
-                                                    list(self.nodes)))
+                                                    list(self.nodes), node=self._next_id(stage),
+                                                    search_dir=self.root))
             except Exception as exc:  # noqa: BLE001 - one failed call fails the node, not the search
                 failures += 1
                 node = self._failed_node(stage, parent, f"the policy failed: {type(exc).__name__}: {exc}")
@@ -198,10 +201,11 @@ class TreeSearch:
             "budgets": {"max_nodes": self.max_nodes, "time_budget_s": self.time_budget_s,
                         "num_drafts": self.num_drafts, "debug_prob": self.debug_prob,
                         "max_debug_depth": self.max_debug_depth},
+            "policy_stats": self.policy.stats() if callable(getattr(self.policy, "stats", None)) else None,
             "tree": {n.id: {"parent": n.parent, "stage": n.stage, "status": n.status, "score": n.score,
                             "children": n.children} for n in self.nodes},
         }
-        nbk.atomic_write_text(self.root / "search.json", json.dumps(summary, indent=1) + "\n")
+        nbk.atomic_write_text(self.root / layout.SEARCH_SUMMARY, json.dumps(summary, indent=1) + "\n")
         return SearchResult(self.nodes, best, self.root, stop, elapsed)
 
     def _add(self, node: Node, parent: Node | None) -> None:
@@ -209,23 +213,27 @@ class TreeSearch:
         self.nodes.append(node)
         if parent is not None:
             parent.children.append(node.id)
-        with (self.root / "journal.jsonl").open("a") as f:
+        with (self.root / layout.SEARCH_JOURNAL).open("a") as f:
             f.write(json.dumps(node.to_json()) + "\n")
+
+    def _next_id(self, stage: str) -> str:
+        """The id the next node gets (the policy is told it before the node exists)."""
+        return f"{len(self.nodes):03d}-{stage}"
 
     def _failed_node(self, stage: str, parent: Node | None, message: str) -> Node:
         """A node whose cell never came (the model call failed): status "failed", never debugged
         (there is no cell to fix) and never chosen; the search goes on."""
-        return Node(id=f"{len(self.nodes):03d}-{stage}", parent=parent.id if parent else None, stage=stage,
+        return Node(id=self._next_id(stage), parent=parent.id if parent else None, stage=stage,
                     code="", cells=list(parent.cells) if parent else [], status="failed", message=message[:1000])
 
     def expand(self, stage: str, parent: Node | None, code: str, *, seconds: float) -> Node:
         """Fork `parent` (its live kernel, else a re-run of its cells), run `code`, validate; never raises."""
         import dojo_nb
 
-        node = Node(id=f"{len(self.nodes):03d}-{stage}", parent=parent.id if parent else None,
+        node = Node(id=self._next_id(stage), parent=parent.id if parent else None,
                     stage=stage, code=code,
                     debug_depth=(parent.debug_depth + 1) if (stage == "debug" and parent) else 0)
-        node_dir = self.root / "nodes" / node.id
+        node_dir = self.root / layout.SEARCH_NODES / node.id
         base = list(parent.cells) if parent else []
         t0 = time.monotonic()
         env = None
@@ -356,12 +364,12 @@ def run_search(task_id: str, out_dir: str | Path, policy: Policy, *, backend: st
     import dojo_nb
 
     out = Path(out_dir).resolve()
-    search = TreeSearch(task_id, out / "search", policy, backend=backend, cell_timeout_s=cell_timeout_s,
+    search = TreeSearch(task_id, out / layout.SEARCH, policy, backend=backend, cell_timeout_s=cell_timeout_s,
                         **search_options)
     result = search.run()
     if final:
         actions = solution_actions(result)
-        env = dojo_nb.make(task_id, backend=backend, out_dir=out / "final", agent_name="search",
+        env = dojo_nb.make(task_id, backend=backend, out_dir=out / layout.SEARCH_FINAL, agent_name="search",
                            max_steps=len(actions) + 1, cell_timeout_s=cell_timeout_s,
                            seed=search.seed, **search.sandbox_limits)
         try:
@@ -413,7 +421,7 @@ class SearchAgent:
         if self.time_budget_s is not None:
             budget = min(budget, float(self.time_budget_s))
         search = TreeSearch(
-            str(info["task"]["id"]), episode_dir / "search", self.policy,
+            str(info["task"]["id"]), episode_dir / layout.SEARCH, self.policy,
             backend=self.backend or str(meta.backend or "local"), time_budget_s=budget,
             cell_timeout_s=float(budgets.get("cell_timeout_s", 600.0)), seed=int(meta.seed or 0),
             sandbox_limits=dict(meta.sandbox_limits or {}), **self.options)

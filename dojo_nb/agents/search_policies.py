@@ -1,13 +1,22 @@
-"""The search's policies: what proposes the next cell of a node (scripted lists, or a chat model)."""
+"""The search's policies: what proposes the next cell of a node (scripted lists, or a chat model).
+
+The chat-model policy appends every request it sends, with the reply and the node it was for,
+to ``search/model_calls.jsonl`` (`dojo_nb.record.model_calls`, the LLM agent's format), so a
+search's model behaviour is on disk as sent, not rebuilt from the journal.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dojo_nb.kernel.render import render_error, truncate_middle
+from dojo_nb.record import layout
+from dojo_nb.record.model_calls import ModelCallLog
 
 if TYPE_CHECKING:
     from dojo_nb.agents.search import Node
@@ -26,6 +35,8 @@ class Proposal:
     description: str
     parent: Node | None
     history: list[Node]
+    node: str = ""                   # the id the node will have (the model call log names it)
+    search_dir: Path | None = None   # the search's folder (where a policy may keep its log)
 
 
 @runtime_checkable
@@ -130,16 +141,19 @@ class LLMPolicy:
     The client is imported lazily (the LLM agent's module), built from `client_kwargs`
     (e.g. base_url, model) unless a ready `client` is given; any object with
     ``complete(messages, tools=None) -> response`` whose ``response.message["content"]`` is
-    the reply works.
+    the reply works. Each call (also a failed one) is logged in the request's search folder
+    (``search/model_calls.jsonl``) unless ``record_calls=False``.
     """
 
     name = "llm"
 
-    def __init__(self, client: Any = None, **client_kwargs: Any) -> None:
+    def __init__(self, client: Any = None, *, record_calls: bool = True, **client_kwargs: Any) -> None:
         client_kwargs.pop("max_context_tokens", None)  # an LLM-agent option; one prompt here is small
         self.client = client
         self.client_kwargs = client_kwargs
         self.calls = 0
+        self.record_calls = bool(record_calls)
+        self.log = ModelCallLog(None, layout.SEARCH_MODEL_CALLS)
 
     def _get_client(self) -> Any:
         if self.client is None:
@@ -150,12 +164,40 @@ class LLMPolicy:
             self.client = ChatClient(**self.client_kwargs)
         return self.client
 
+    def stats(self) -> dict[str, Any]:
+        """What the search writes to ``search.json`` about its model calls (JSON-able)."""
+        return {"calls": self.calls, "model_calls_logged": self.log.calls,
+                "model_calls_log_problem": self.log.problem}
+
+    def _log_for(self, request: Proposal) -> ModelCallLog:
+        """The log of the request's search folder (a new one when the policy moves to another search)."""
+        root = Path(request.search_dir) if self.record_calls and request.search_dir is not None else None
+        if root != self.log.root:
+            self.log = ModelCallLog(root, layout.SEARCH_MODEL_CALLS)
+        return self.log
+
     def propose(self, request: Proposal) -> str | None:
         messages = [{"role": "system", "content": _SYSTEM},
                     {"role": "user", "content": build_prompt(request)}]
-        response = self._get_client().complete(messages, tools=None)
+        log = self._log_for(request)
+        node = {"node": request.node or None, "stage": request.stage,
+                "parent": request.parent.id if request.parent else None}
+        t0 = time.monotonic()
+        try:
+            response = self._get_client().complete(messages, tools=None)
+        except Exception as exc:
+            log.call(messages, None, None, error=f"{type(exc).__name__}: {exc}"[:2000],
+                     fields={**node, "elapsed_s": round(time.monotonic() - t0, 3)})
+            raise
         self.calls += 1
         message = getattr(response, "message", None) or {}
+        usage = getattr(response, "usage", None)
+        told = ({k: getattr(usage, k, None) for k in ("prompt_tokens", "completion_tokens")}
+                if usage is not None and getattr(usage, "reported", False) else None)
+        log.call(messages, None, {"role": "assistant", **message},
+                 finish_reason=getattr(response, "finish_reason", None), usage=told,
+                 fields={**node, "elapsed_s": round(time.monotonic() - t0, 3),
+                         "attempts": getattr(response, "attempts", None)})
         content = message.get("content")
         if isinstance(content, list):  # list-form content: its text parts
             content = "".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)

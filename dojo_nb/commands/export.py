@@ -31,6 +31,9 @@ def sft_cmd(
     markdown: str = typer.Option("content", "--markdown",
                                  help="add_markdown steps of non-LLM episodes: 'content' (assistant text "
                                       "before the next tool call) or 'tool' (kept as add_markdown tool calls)"),
+    search_calls: bool = typer.Option(False, "--search-calls",
+                                      help="a search node whose LLM policy logged its call: the record is that "
+                                           "request and reply (search/model_calls.jsonl), not the rendered episode"),
 ) -> None:
     """Chat records (messages with tool calls and tool results, tools, metadata): for an LLM episode
     exactly the requests its model was sent (one record per conversation), else one per episode
@@ -39,7 +42,7 @@ def sft_cmd(
 
     if markdown not in ("content", "tool"):
         raise typer.BadParameter("--markdown is content|tool")
-    _finish("sft", export("sft", episodes, out, markdown=markdown))
+    _finish("sft", export("sft", episodes, out, markdown=markdown, search_calls=search_calls))
 
 
 @export_app.command("rl")

@@ -9,6 +9,10 @@
       model_calls.jsonl                     what an LLM agent sent its model, call by call
       replay.json  replay.ipynb  report.html   (written later, by replay and report)
       search/{journal.jsonl,search.json,nodes/<id>/}   a search agent's tree (search-tree.html)
+      search/model_calls.jsonl              what its LLM policy sent its model, one line per call
+
+    OUT/                                    `run_search`'s folder
+      search/  final/                       the tree (as above) and the chosen node re-run and submitted
 
     RUN/                                    a folder of episodes (`dojo-nb run --split`, ...)
       index.html  index.json  index.csv  compare/   written by `dojo-nb report RUN`
@@ -35,6 +39,11 @@ SEARCH = "search"
 SEARCH_JOURNAL = "journal.jsonl"
 SEARCH_SUMMARY = "search.json"
 SEARCH_NODES = "nodes"
+#: The search's LLM policy's requests and replies, in the search folder: the LLM agent's format
+#: (`dojo_nb.record.model_calls`) and name, each call line naming the node it was for.
+SEARCH_MODEL_CALLS = MODEL_CALLS
+#: Beside ``search/`` in `run_search`'s output folder: the chosen node's cells re-run and submitted.
+SEARCH_FINAL = "final"
 #: The search-tree page `dojo-nb report` writes next to report.html for a search episode.
 SEARCH_PAGE = "search-tree.html"
 #: What `dojo-nb report RUN_DIR` writes at the top of a folder of episodes.

@@ -1,4 +1,5 @@
-"""``model_calls.jsonl``: what an LLM agent sent its model, and what it kept of each reply.
+"""``model_calls.jsonl``: what an LLM agent (or a search's LLM policy) sent its model, and what it
+kept of each reply.
 
 Why: a training record must be exactly what the model saw (the task facts line, each tool
 result's status / cell / steps-left header, the summary block of compacted turns, cells cut to
@@ -13,7 +14,9 @@ One JSON line per event, appended while the episode runs:
   not with its square); ``tools`` is written only when they differ from the previous request's.
   ``reply`` is the assistant message as the agent put it in its history (string arguments,
   unique call ids, repaired arguments), before any cut to the window; None when the call
-  failed (``error`` says why).
+  failed (``error`` says why). A caller may add keys of its own (`ModelCallLog.call`'s `fields`):
+  the search's policy writes ``node``, ``stage``, ``parent``, ``elapsed_s``, ``attempts`` (its log is
+  ``search/model_calls.jsonl``, one call per node tried).
 - ``{"kind": "actions", "actions": [{"step": s, "type": ..., "tool_call_id": id or null,
   "injected": reason or null}]}``: an env step the agent took, as it took it;
   ``injected`` marks an action the agent made up itself (a failure note, the forced final
@@ -31,6 +34,10 @@ from dojo_nb import safe_io
 from dojo_nb.record import layout
 
 
+#: The keys of a call line the format itself uses.
+_KEYS = frozenset({"kind", "call", "shared", "messages", "tools", "reply", "finish_reason", "usage", "error"})
+
+
 def _key(message: Any) -> str:
     return json.dumps(message, sort_keys=True, ensure_ascii=False, default=str)
 
@@ -42,14 +49,15 @@ def plain(message: dict[str, Any]) -> dict[str, Any]:
 
 
 class ModelCallLog:
-    """Appends an episode's model calls to ``EPISODE/model_calls.jsonl`` (`root` None: keeps nothing).
+    """Appends model calls to ``root/name`` (``EPISODE/model_calls.jsonl``; `root` None: keeps nothing).
 
     Writing must never cost the episode: the first failure (a full disk) stops the log and is
     kept in `problem`, which the agent reports in its stats (export then renders from the notebook).
     """
 
-    def __init__(self, root: str | Path | None) -> None:
+    def __init__(self, root: str | Path | None, name: str = layout.MODEL_CALLS) -> None:
         self.root = Path(root) if root is not None else None
+        self.name = name
         self.calls = 0
         self.problem: str | None = None
         self._last: list[str] = []
@@ -61,8 +69,10 @@ class ModelCallLog:
 
     def call(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
              reply: dict[str, Any] | None, *, finish_reason: str | None = None,
-             usage: dict[str, Any] | None = None, error: str | None = None) -> None:
-        """One request as sent and the reply kept (None when the call failed)."""
+             usage: dict[str, Any] | None = None, error: str | None = None,
+             fields: dict[str, Any] | None = None) -> None:
+        """One request as sent and the reply kept (None when the call failed); `fields`: the
+        caller's own keys for this line (never one of the format's)."""
         if not self.active:
             return
         keys = [_key(m) for m in messages]
@@ -79,6 +89,7 @@ class ModelCallLog:
             line["tools"] = tools
         line.update(reply=plain(reply) if reply is not None else None, finish_reason=finish_reason,
                     usage=usage, error=error)
+        line.update({k: v for k, v in (fields or {}).items() if k not in _KEYS})
         self._last, self._last_tools = keys, tools_key
         self._write(line)
 
@@ -91,10 +102,9 @@ class ModelCallLog:
     def _write(self, line: dict[str, Any]) -> None:
         assert self.root is not None
         try:
-            safe_io.append_text(self.root, layout.MODEL_CALLS,
-                                json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            safe_io.append_text(self.root, self.name, json.dumps(line, ensure_ascii=False, default=str) + "\n")
         except OSError as exc:
-            self.problem = f"{layout.MODEL_CALLS} could not be written: {exc}"
+            self.problem = f"{self.name} could not be written: {exc}"
 
 
 @dataclass
@@ -108,6 +118,7 @@ class ModelCall:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     error: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)  # the caller's own keys (a search's node, ...)
 
 
 @dataclass
@@ -135,14 +146,14 @@ class ModelCalls:
         return [a for a in self.actions if a.get("injected")]
 
 
-def read_model_calls(root: str | Path) -> ModelCalls | None:
-    """The episode's model calls (None when it has no ``model_calls.jsonl``); never follows a link."""
-    if safe_io.kind(root, layout.MODEL_CALLS) != "file":
+def read_model_calls(root: str | Path, name: str = layout.MODEL_CALLS) -> ModelCalls | None:
+    """The model calls logged in ``root/name`` (None when there is no such file); never follows a link."""
+    if safe_io.kind(root, name) != "file":
         return None
     out = ModelCalls()
     messages: list[dict[str, Any]] = []
     tools: list[dict[str, Any]] | None = None
-    for n, raw in enumerate(safe_io.read_text(root, layout.MODEL_CALLS).splitlines(), 1):
+    for n, raw in enumerate(safe_io.read_text(root, name).splitlines(), 1):
         try:
             line = json.loads(raw)
             if line.get("kind") == "actions":
@@ -158,9 +169,10 @@ def read_model_calls(root: str | Path) -> ModelCalls | None:
             reply = line.get("reply")
             out.calls.append(ModelCall(int(line["call"]), list(messages), tools,
                                        reply if isinstance(reply, dict) else None,
-                                       line.get("finish_reason"), line.get("usage"), line.get("error")))
+                                       line.get("finish_reason"), line.get("usage"), line.get("error"),
+                                       {k: v for k, v in line.items() if k not in _KEYS}))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            out.problem = f"{layout.MODEL_CALLS} line {n} cannot be read ({type(exc).__name__}: {exc}); stopped there"
+            out.problem = f"{name} line {n} cannot be read ({type(exc).__name__}: {exc}); stopped there"
             break
     return out
 

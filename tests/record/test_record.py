@@ -19,7 +19,10 @@ PACKAGE = ROOT / "dojo_nb"
 FIXTURE = ROOT / "tests" / "fixtures" / "episode-layout-v1"
 
 #: File names of an episode folder, as string literals (quoted) in code.
-_NAMES = sorted(layout.EPISODE_FILES | {layout.SUBMISSION_FILENAME})
+_NAMES = sorted(layout.EPISODE_FILES | {layout.SUBMISSION_FILENAME, layout.SEARCH_JOURNAL, layout.SEARCH_SUMMARY})
+#: Folder names too common as plain words ("search", "nodes", "final"): caught as path joins.
+_JOINED = re.compile("/ *[\"'](%s)[\"']" % "|".join(map(re.escape, (layout.SEARCH, layout.SEARCH_NODES,
+                                                                      layout.SEARCH_FINAL))))
 #: Raw reads of metadata.dojo: the typed `EpisodeMeta`/`CellMeta` are the way in.
 _RAW_META = re.compile(r"""\[\s*["']dojo["']\s*\]|\.get\(\s*["']dojo["']|["']dojo["']\s*:|"""
                        r"""nbk\.cell_dojo\(|nbk\.episode_metadata\(|\.dojo\.get\(|\.dojo\[""")
@@ -36,8 +39,10 @@ def _code_lines(path: Path) -> list[tuple[int, str]]:
         if in_doc:
             in_doc = quotes % 2 == 0
             continue
+        if quotes % 2 == 1:  # a triple-quoted block opens here (a docstring, or a string assigned)
+            in_doc = True
+            line = re.split(r'"""|\'\'\'', line, maxsplit=1)[0]  # the code before it still counts
         if stripped.startswith(('"""', "'''")):
-            in_doc = quotes % 2 == 1
             continue
         code = line.split("#", 1)[0] if "#" in line and '"' not in line.split("#", 1)[0][-1:] else line
         out.append((n, code))
@@ -54,7 +59,7 @@ def _offenders() -> list[str]:
             for name in _NAMES:
                 if f'"{name}"' in line or f"'{name}'" in line or f'"{layout.SUBMISSIONS}/' in line:
                     found.append(f"{rel}:{n}: {line.strip()}")
-            if _RAW_META.search(line):
+            if _RAW_META.search(line) or _JOINED.search(line):
                 found.append(f"{rel}:{n}: {line.strip()}")
     return found
 
