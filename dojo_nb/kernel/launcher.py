@@ -255,7 +255,6 @@ CLONE = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "net": 0x40000
          "pid": 0x20000000, "cgroup": 0x02000000}
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MNT_DETACH = 2
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 4, 24, 38, 47, 4
 
 
@@ -343,8 +342,13 @@ def _enter_episode(req, fds):
     for where in ("/tmp", "/dev/shm"):  # never the template's
         size = f",size={int(req['tmp_mb']) * 1024 * 1024}" if req.get("tmp_mb") else ""
         _mount("tmpfs", where, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
-    own = os.path.dirname(os.path.abspath(__file__))  # the template's socket folder: not the episode's
-    _libc().umount2(os.fsencode(own), MNT_DETACH)
+    # Its own pty instance (a cold kernel's bwrap makes one): no other kernel's ptys listed.
+    _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+    # The driver's runtime folder as an empty tmpfs: the template's socket folder (and, were it
+    # on the template's root, any other kernel's mount point) is not there; only this kernel's.
+    runtime = os.path.dirname(os.path.dirname(req["socket_dir"]))
+    os.makedirs(runtime, mode=0o755, exist_ok=True)
+    _mount("tmpfs", runtime, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1048576")
     for index, target, readonly in req["mounts"]:
         if target == req["socket_dir"]:
             os.makedirs(target, mode=0o755, exist_ok=True)

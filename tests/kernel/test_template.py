@@ -93,12 +93,13 @@ def test_a_spawned_kernel_has_the_stack_loaded_and_a_sandbox_of_its_own(template
 
 def test_kernels_of_one_template_share_no_memory_or_file(template: KernelTemplate, tmp_path: Path) -> None:
     with _spawn(template, tmp_path / "a") as a, _spawn(template, tmp_path / "b") as b:
-        _run(a, "import pandas\npandas.marker = 'a'\nopen('secret.txt', 'w').write('only a')\n"
-                "open('/tmp/t.txt', 'w').write('a')\nopen('/dev/shm/s', 'w').write('a')")
+        _run(a, "import os, pandas\npandas.marker = 'a'\nopen('secret.txt', 'w').write('only a')\n"
+                "open('/tmp/t.txt', 'w').write('a')\nopen('/dev/shm/s', 'w').write('a')\npty = os.openpty()")
+        assert _run(b, "import os; print(sorted(os.listdir('/dev/pts')))").strip() == "['ptmx']"
         found = _run(b, """
             import os, pandas
             hits = []
-            for top in ('/episode', '/tmp', '/dev/shm', '/run', '/var'):
+            for top in ('/episode', '/tmp', '/dev', '/run', '/var', '/etc', '/home', '/root'):
                 for folder, _dirs, files in os.walk(top):
                     hits += [os.path.join(folder, f) for f in files if f in ('secret.txt', 't.txt', 's')]
             print(getattr(pandas, 'marker', None), hits)
