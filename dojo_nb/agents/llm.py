@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections import deque
 from typing import Any, Callable, Iterable, Sequence
@@ -218,10 +219,12 @@ class LLMAgent:
         tries = overflows = 0
         while tries <= self.max_repairs:
             sent = self.prompt()
+            self._call_started = time.monotonic()
             try:
                 resp = self.client.complete(sent, tools=self.tools)
             except ChatError as exc:
-                self.log.call([plain(m) for m in sent], self.tools, None, error=str(exc)[:2000])
+                self.log.call([plain(m) for m in sent], self.tools, None, error=str(exc)[:2000],
+                              fields={"elapsed_s": self._call_seconds()})
                 if getattr(exc, "context_overflow", False) and overflows < self.max_retries:
                     overflows += 1
                     self._on_overflow(exc)
@@ -301,7 +304,12 @@ class LLMAgent:
         usage = getattr(resp, "usage", None)
         told = ({k: getattr(usage, k, None) for k in ("prompt_tokens", "completion_tokens")}
                 if usage is not None and getattr(usage, "reported", False) else None)
-        self.log.call(sent, self.tools, assistant, finish_reason=resp.finish_reason, usage=told)
+        self.log.call(sent, self.tools, assistant, finish_reason=resp.finish_reason, usage=told,
+                      fields={"elapsed_s": self._call_seconds()})
+
+    def _call_seconds(self) -> float:
+        """How long the last model call took (retries inside the client included)."""
+        return round(time.monotonic() - getattr(self, "_call_started", time.monotonic()), 3)
 
     def _on_usage(self, resp: Any) -> None:
         """Calibrate the token counter on the server's own count of the request just sent."""

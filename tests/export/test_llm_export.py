@@ -44,6 +44,8 @@ def test_sft_messages_are_the_request_bodies_the_server_received(tmp_path: Path)
               tool("submit", {"final": True}, text="Submitting.")]
     root, requests = _episode(tmp_path, script)
     assert len(requests) == 5
+    calls = [line for line in _jsonl(root / "model_calls.jsonl") if line.get("kind") == "call"]
+    assert len(calls) == 5 and all(c["elapsed_s"] >= 0 for c in calls)  # each call's time is kept
     report = export("sft", [root], tmp_path / "sft.jsonl")
     assert report.records == 1 and not report.failed
     (rec,) = _jsonl(tmp_path / "sft.jsonl")
