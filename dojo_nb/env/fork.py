@@ -96,6 +96,10 @@ def _forked(env: DojoEnv, root: Path) -> Any:
         if run_silent(session, params) != "ok":
             raise RuntimeError("the forked kernel did not take its own paths")
         set_prelude(session, params)
+        # Should the fork die, a cold kernel takes over its folders, where they are for any kernel.
+        cold = session.session.backend.paths(session.session.spec)
+        session.session.cold_prelude = parameters_source(
+            cold.input_dir, cold.working_dir, f"{cold.submission_dir.rstrip('/')}/{layout.SUBMISSION_FILENAME}", s.seed)
     except BaseException:
         session.close()
         raise

@@ -141,10 +141,12 @@ def run_code_cell(env: DojoEnv, action_type: str, source: str, extra: dict[str, 
 
 
 def rerun_parameters(env: DojoEnv) -> None:
-    """A fresh kernel must know INPUT_DIR & co. again (the notebook's cell 1 did that)."""
+    """A fresh kernel must know INPUT_DIR & co. again (the notebook's cell 1 did that; a fork's
+    kernel has paths of its own, which its session's prelude holds)."""
     traj, session = env.state.trajectory, env.state.session
     assert traj is not None and session is not None
-    session.execute(traj.cell(1).source, timeout=env.budgets.cell_timeout_s)
+    own = getattr(session.session, "prelude", None)
+    session.execute(own if isinstance(own, str) and own else traj.cell(1).source, timeout=env.budgets.cell_timeout_s)
 
 
 def _target_problem(env: DojoEnv, a: Action) -> str | None:

@@ -20,7 +20,8 @@ there without a cell being re-run. What the child shares with its parent, and wh
   contexts, files open in the episode's folders, child processes): the parent refuses to
   fork and `ForkUnsafe` lists them, so the caller can fall back to re-running cells.
 
-A forked kernel that dies is not restarted (its state came from another process).
+A forked kernel that dies is not restarted in place (its state came from another process): its
+session starts a cold kernel over the fork's own folders instead (`ForkProvisioner.restarts_cold`).
 """
 
 from __future__ import annotations
@@ -189,7 +190,12 @@ def _unmount(path: Path) -> None:
 
 
 class ForkProvisioner(KernelProvisionerBase):  # type: ignore[misc]
-    """The provisioner of a forked kernel: "launching" is asking the parent kernel to fork."""
+    """The provisioner of a forked kernel: "launching" is asking the parent kernel to fork.
+
+    It cannot restart a dead fork (its state came from another process): the session then
+    starts a cold kernel over the fork's own folders instead (`restarts_cold`)."""
+
+    restarts_cold = True
 
     source: Any = None        # the parent's KernelSession
     owner: Any = None         # the provisioner owning the sandbox (the family's first kernel)
@@ -209,8 +215,8 @@ class ForkProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         return self._launched and self._exit_code is None
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
-        if self._launched:
-            raise KernelSessionError("a forked kernel cannot be restarted: its state came from another kernel")
+        if self._launched:  # (the session starts a cold kernel instead: `restarts_cold`)
+            raise KernelSessionError("a forked kernel cannot be restarted in place: its state came from another kernel")
         km = self.parent
         assert self.socket_dir is not None
         km.transport = "ipc"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import functools
 import threading
 import time
@@ -67,6 +68,8 @@ class KernelSession:
         self.restarts = 0
         #: Code run (silently) in a kernel this session restarts before a cell, e.g. the parameters cell.
         self.prelude: str | None = None
+        #: The prelude once a kernel that cannot restart in place was replaced by a cold one.
+        self.cold_prelude: str | None = None
         self._closed = False
 
     # --- facts for the notebook --------------------------------------------------------
@@ -135,9 +138,32 @@ class KernelSession:
         """A fresh kernel in the same sandbox: all variables are lost, files stay."""
         if self.km is None:
             raise KernelSessionError("start the session first")
-        await self.km.restart_kernel(now=True)
+        if getattr(getattr(self.km, "provisioner", None), "restarts_cold", False):
+            await self._start_cold()
+        else:
+            await self.km.restart_kernel(now=True)
         self.restarts += 1
         await self._connect()
+
+    async def _start_cold(self) -> None:
+        """A kernel that cannot restart where it runs (a fork: its state came from another kernel,
+        and its sandbox is its parent's) is replaced by a cold one over the same folders, in a
+        sandbox of its own; `cold_prelude` (the paths as that kernel sees them) becomes the prelude."""
+        if self.kc is not None:
+            with contextlib.suppress(Exception):
+                self.kc.stop_channels()
+            self.kc = None
+        old = self.km
+        with contextlib.suppress(Exception):
+            await old.shutdown_kernel(now=True)  # a fork's clean-up brings its files home
+        prov = getattr(old, "provisioner", None)
+        if prov is not None:
+            with contextlib.suppress(Exception):
+                await prov.cleanup(restart=False)  # idempotent; a dead kernel's shutdown may skip it
+        self.km = backends.make_kernel_manager(self.spec, self.backend, provisioner_config=self.provisioner_config)
+        await self.km.start_kernel()
+        if self.cold_prelude is not None:
+            self.prelude = self.cold_prelude
 
     async def warm_up(self) -> None:
         """Run an empty, silent request so the first real cell does not pay the kernel's

@@ -109,3 +109,33 @@ def test_a_pooled_kernel_forks(tmp_path: Path, task_id: str) -> None:
         assert (tmp_path / "child" / "sandbox" / "working" / "v.txt").read_text() == "5"
     finally:
         env.close()
+
+
+def test_a_fork_whose_kernel_dies_goes_on_in_a_cold_kernel_over_its_own_files(tmp_path: Path,
+                                                                              task_id: str) -> None:
+    """A dead fork cannot restart in place (its state came from its parent): a cold kernel takes
+    over its folders, the parameters point at them, and the parent is untouched."""
+    env = dojo_nb.make(task_id, out_dir=tmp_path / "parent", max_steps=10)
+    try:
+        env.reset()
+        assert env.step({"type": "execute_code", "code": "v = 5"})[0]["status"] == "ok"
+        child = env.fork(tmp_path / "child")
+        try:
+            wrote = child.step({"type": "execute_code", "code": "open(f'{WORKING_DIR}/mine.txt', 'w').write('c')"})[0]
+            assert wrote["status"] == "ok", wrote["text"]
+            died = child.step({"type": "execute_code", "code": "import os; os._exit(1)"})[0]
+            assert died["status"] == "crashed" and "fresh kernel was started" in died["text"], died["text"]
+            after = child.step({"type": "execute_code", "code":
+                                "import os\nprint(open(f'{WORKING_DIR}/mine.txt').read(), 'v' in globals(), "
+                                "os.path.realpath(os.getcwd()) == os.path.realpath(WORKING_DIR))"})[0]
+            assert after["status"] == "ok" and after["text"].split() == ["c", "False", "True"], after["text"]
+            again = child.step({"type": "execute_code", "code": "open(SUBMISSION_PATH, 'w').write('id\\n')"})[0]
+            assert again["status"] == "ok" and child.submission_host_path.is_file(), again["text"]
+        finally:
+            child.close()
+        assert (tmp_path / "child" / "sandbox" / "working" / "mine.txt").read_text() == "c"
+        assert not (tmp_path / "parent" / "sandbox" / "working" / "mine.txt").exists()
+        assert env.step({"type": "execute_code", "code": "print(v)"})[0]["text"].strip() == "5"
+        assert not env.submission_host_path.exists()
+    finally:
+        env.close()
