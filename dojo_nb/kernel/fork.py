@@ -196,6 +196,7 @@ class ForkProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     starts a cold kernel over the fork's own folders instead (`restarts_cold`)."""
 
     restarts_cold = True
+    exit_code_unknown = True  # its kernel is the sandbox's supervisor's child, not ours
 
     source: Any = None        # the parent's KernelSession
     owner: Any = None         # the provisioner owning the sandbox (the family's first kernel)

@@ -403,7 +403,10 @@ class KernelSession:
 
     async def _exit_note(self) -> str:
         provisioner = getattr(self.km, "provisioner", None)
-        code = getattr(getattr(provisioner, "process", None), "returncode", None)
+        process = getattr(provisioner, "process", None)
+        if getattr(provisioner, "exit_code_unknown", False) or getattr(process, "exit_code_unknown", False):
+            return ""  # a fork or a spawned kernel: not our child, so how it ended is not known here
+        code = getattr(process, "returncode", None)
         if code is None and provisioner is not None:
             try:
                 code = await provisioner.poll()

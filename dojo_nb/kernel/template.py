@@ -136,7 +136,8 @@ class SpawnedProcess:
     its init is the template's sandbox's child, not ours, so it is watched by pid."""
 
     pid: int
-    returncode: int | None = None
+    returncode: int | None = None  # -9 once gone, whatever the code (the template's sandbox reaped it)
+    exit_code_unknown = True
     stdin: Any = None
     stdout: Any = None
     stderr: Any = None
