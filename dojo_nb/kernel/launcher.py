@@ -337,8 +337,15 @@ def _enter_episode(req, fds):
     import socket
 
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # The template's own /proc, /tmp, /dev/shm, ptys and socket folder go (not just covered): the
+    # kernel's mount table is then a cold kernel's.
+    own = os.path.dirname(os.path.abspath(__file__))
+    for old in (own, "/tmp", "/dev/shm", "/dev/pts", "/proc"):
+        _libc().umount2(os.fsencode(old), 2)  # MNT_DETACH; one already gone is fine
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this pid namespace's own
-    _bind("/proc/sys", "/proc/sys", readonly=True)
+    for name in ("sys", "sysrq-trigger", "irq", "bus"):  # read-only, as bwrap leaves a cold kernel's
+        if os.path.exists(f"/proc/{name}"):
+            _bind(f"/proc/{name}", f"/proc/{name}", readonly=True)
     for where in ("/tmp", "/dev/shm"):  # never the template's
         size = f",size={int(req['tmp_mb']) * 1024 * 1024}" if req.get("tmp_mb") else ""
         _mount("tmpfs", where, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
@@ -352,6 +359,8 @@ def _enter_episode(req, fds):
     for index, target, readonly in req["mounts"]:
         if target == req["socket_dir"]:
             os.makedirs(target, mode=0o755, exist_ok=True)
+        elif target.startswith("/etc/"):
+            _libc().umount2(os.fsencode(target), 2)  # the template's copy (the host's) goes first
         _attach(fds[index], target, readonly=readonly)
     socket.sethostname("dojo")
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

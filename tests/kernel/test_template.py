@@ -218,3 +218,24 @@ def test_where_no_template_can_run_each_pooled_kernel_imports_itself(tmp_path: P
     with session:
         r = session.execute("import sys; print('numpy' in sys.modules)", timeout=60)
         assert r.text.strip() == "True" and r.execution_count == 1, r
+
+
+MOUNTS = """
+import os, re
+rows = set()
+for line in open('/proc/self/mountinfo'):
+    f = line.split()
+    opts = ','.join(o for o in f[5].split(',') if o in ('ro', 'rw', 'nosuid', 'nodev'))
+    rows.add(re.sub(r'/k[0-9]+-[a-z0-9_]+/s$', '/SOCKETS', f[4]) + ' ' + opts)
+print('\\n'.join(sorted(rows)))
+"""
+
+
+def test_a_spawned_kernels_mount_table_is_a_cold_kernels(template: KernelTemplate, tmp_path: Path) -> None:
+    """Same mounts with the same flags, the template's own gone (its /proc, /tmp, passwd, sockets)."""
+    with _spawn(template, tmp_path / "a") as spawned, \
+            SyncKernelSession(_spec(tmp_path / "b"), "local").start() as cold:
+        theirs = set(_run(spawned, MOUNTS).splitlines())
+        ours = set(_run(cold, MOUNTS).splitlines())
+    runtime = {row for row in theirs - ours if row.split()[0].endswith(f"/dojo-nb-{os.getuid()}")}
+    assert theirs - runtime == ours, (sorted(theirs - ours), sorted(ours - theirs))
