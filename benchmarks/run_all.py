@@ -40,7 +40,7 @@ def main() -> None:
     if not q:
         run("workload.py")
     run("load.py", "--episodes", "2" if q else "16", "--steps", "10" if q else "50")
-    run("scale.py", "--concurrency", "1,2" if q else "1,4,16", "--steps", "6" if q else "20")
+    run("scale.py", "--concurrency", "1,2" if q else "1,4,16", "--steps", "6" if q else "20", "--pool", "2" if q else "4")
     # AIDE's interpreter needs its own venv (made on first use, from PyPI): not in the smoke run.
     run("search.py", "--nodes", "3" if q else "16", "--prefix-s", "1" if q else "10", "--aide-nodes", "0" if q else "4")
 
