@@ -141,18 +141,27 @@ class EpisodeDisk:
             if host is None:
                 continue
             while host.exists() and _mounted(host):
-                _run("umount", "-l", str(host))
+                _umount(host)
             if copy_back and (self.fs / name).is_dir() and _mounted(self.fs):
                 host.mkdir(parents=True, exist_ok=True)
                 _clear(host)
                 copy_tree(self.fs / name, host, self.uid, self.gid)
         while self.fs.exists() and _mounted(self.fs):
-            _run("umount", "-l", str(self.fs))
+            _umount(self.fs)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def used_mb(self) -> float:
         st = os.statvfs(self.fs)
         return (st.f_blocks - st.f_bfree) * st.f_frsize / 2**20
+
+
+def _umount(path: Path) -> None:
+    """Lazily unmount `path`; one that another process (a second gc) unmounted first is fine."""
+    try:
+        _run("umount", "-l", str(path))
+    except OSError:
+        if _mounted(path):
+            raise
 
 
 def _clear(folder: Path) -> None:
@@ -219,7 +228,7 @@ def remove_stale() -> list[str]:
         for inside, host in bound.items():  # a fork's folders, bound onto its own episode's (`fork.py`)
             if inside.startswith("forks/") and (entry / "fs" / inside).is_dir():
                 while _mounted(host):
-                    _run("umount", "-l", str(host))
+                    _umount(host)
                 _clear(host)
                 copy_tree(entry / "fs" / inside, host, uid, gid)
         disk.detach(bound.get("working", entry / "_w"), bound.get("submission", entry / "_s"), bound.get("forks"))

@@ -31,6 +31,7 @@ from nbclient.exceptions import DeadKernelError
 from dojo_nb.kernel import backends
 from dojo_nb.kernel.client import (DEFAULT_MAX_OUTPUT_BYTES, DojoNotebookClient, error_of, expression_texts,
                                    unprocessed_note)
+from dojo_nb.kernel.death import death_note
 from dojo_nb.kernel.limits import limit_hint
 from dojo_nb.kernel.render import DEFAULT_MAX_CHARS, render_text
 from dojo_nb.kernel.result import ExecutionResult
@@ -304,7 +305,7 @@ class KernelSession:
         exited = None if crashed or internal else await self._exit_of(client.exec_reply)
         if crashed or exited:
             status = "crashed"
-            why = await self._death_note()
+            why = await death_note(self.km)
             await self._recover()
             restarted = True
             if exited:
@@ -360,7 +361,7 @@ class KernelSession:
 
     async def _restart_dead_kernel(self) -> str:
         """Restart a kernel that died between cells, run the prelude, and say so."""
-        why = await self._death_note()
+        why = await death_note(self.km)
         await self._recover()
         if self.prelude and self.kc is not None:
             await self.kc.execute_interactive(self.prelude, silent=True, store_history=False, timeout=30,
@@ -395,33 +396,6 @@ class KernelSession:
         return (f"The driver could not process this cell's messages ({what}); the cell's outcome is "
                 f"unknown and what it printed may be incomplete.{(' ' + note) if note else ''} "
                 "The kernel is still running.")
-
-    async def _death_note(self) -> str:
-        note = await self._exit_note()
-        limit = getattr(getattr(self.km, "provisioner", None), "limit_note", lambda: None)()
-        return f"{note}: {limit}" if limit else note
-
-    async def _exit_note(self) -> str:
-        provisioner = getattr(self.km, "provisioner", None)
-        process = getattr(provisioner, "process", None)
-        if getattr(provisioner, "exit_code_unknown", False) or getattr(process, "exit_code_unknown", False):
-            return ""  # a fork or a spawned kernel: not our child, so how it ended is not known here
-        code = getattr(process, "returncode", None)
-        if code is None and provisioner is not None:
-            try:
-                code = await provisioner.poll()
-            except Exception:  # noqa: BLE001
-                code = None
-        if code is None:
-            return ""
-        if code < 0:
-            import signal
-
-            try:
-                return f" (killed by signal {signal.Signals(-code).name})"
-            except ValueError:
-                return f" (killed by signal {-code})"
-        return f" (exit code {code})"
 
     async def _recover(self) -> None:
         try:

@@ -17,8 +17,7 @@ no kernel can reach it (another pid namespace, no socket to it, a different uid)
 
 Needs: the ``local`` backend with bubblewrap and a root driver (as CI runs), no GPUs and no
 network for the kernel. Anything else (`unavailable_reason`) and the pool starts cold kernels
-instead, and says why. The in-sandbox side is the ``template`` section of
-`dojo_nb.kernel.launcher`.
+instead, and says why. The in-sandbox side is `dojo_nb.kernel.template_launcher`.
 """
 
 from __future__ import annotations
@@ -49,6 +48,9 @@ log = logging.getLogger(__name__)
 #: What a template imports by default: what nearly every episode's first cell imports.
 DEFAULT_IMPORTS = ("numpy", "pandas", "sklearn", "sklearn.model_selection", "sklearn.linear_model",
                    "sklearn.ensemble", "sklearn.metrics", "sklearn.preprocessing")
+
+#: The template's program (`template_launcher.py`), copied beside the kernel launcher it imports.
+TEMPLATE_LAUNCHER = "dojo_ipykernel_launcher_template.py"
 
 _TEMPLATES: dict[str, KernelTemplate] = {}
 
@@ -198,15 +200,16 @@ class KernelTemplate:
         socket_dir = self._run_dir / "s"
         socket_dir.mkdir()
         os.chmod(self._run_dir, 0o711)
-        launcher = socket_dir / sockets.LAUNCHER
-        shutil.copyfile(Path(__file__).with_name("launcher.py"), launcher)
-        os.chmod(launcher, 0o644)
+        for source, name in (("launcher.py", sockets.LAUNCHER), ("template_launcher.py", TEMPLATE_LAUNCHER)):
+            shutil.copyfile(Path(__file__).with_name(source), socket_dir / name)
+            os.chmod(socket_dir / name, 0o644)
+        launcher = socket_dir / TEMPLATE_LAUNCHER
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         bwrap = bwrap_path()
         assert bwrap is not None
         spec = SandboxSpec(root=self._run_dir / "none", cpus=self.cpus, tmp_mb=64)
         cmd = bwrap_argv(bwrap, spec, socket_dir, template=True) + [
-            "--", sys.executable, str(launcher), "template", str(theirs.fileno()), *self.imports]
+            "--", sys.executable, str(launcher), str(theirs.fileno()), *self.imports]
         python_bin = os.path.dirname(sys.executable)
         env = {"PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
                "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp/.matplotlib",
@@ -249,7 +252,7 @@ class KernelTemplate:
         return self._control is not None and self._process is not None and self._process.poll() is None
 
     def spawn(self, request: dict[str, Any], fds: list[int], timeout: float = 60.0) -> SpawnedProcess:
-        """A kernel in its own sandbox (see the launcher's template section for `request`); the
+        """A kernel in its own sandbox (see `template_launcher` for `request`); the
         host pid of that sandbox's init. `fds` are the request's file descriptors (kept by the caller)."""
         with self._lock:
             if not self.alive() or self._control is None or self._process is None:

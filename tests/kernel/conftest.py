@@ -7,7 +7,6 @@ DOJO_REQUIRE_DOCKER=1, which turns the skip into a failure).
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 from collections.abc import Iterator
@@ -28,13 +27,20 @@ _template: list = []
 
 
 def shared_template():
-    """One template kernel for this test process (numpy and pandas imported), started on first use."""
+    """One template kernel for the test module (numpy and pandas imported), started on first use
+    and closed after the module (`_close_shared_template`), so no later leftover check counts it."""
     from dojo_nb.kernel.template import KernelTemplate
 
     if not _template or not _template[0].alive():
         _template[:] = [KernelTemplate(("numpy", "pandas")).start()]
-        atexit.register(_template[0].close)
     return _template[0]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_shared_template() -> Iterator[None]:
+    yield
+    while _template:
+        _template.pop().close()
 
 
 def open_session(spec: SandboxSpec, backend: str, **kwargs) -> SyncKernelSession:
