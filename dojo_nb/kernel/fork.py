@@ -101,8 +101,9 @@ async def on_loop(loop: asyncio.AbstractEventLoop | None, coro: Any) -> Any:
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
 
-def ns_pid_to_host(root_pid: int, ns_pid: int) -> int | None:
-    """The host pid of the descendant of `root_pid` whose innermost pid is `ns_pid`."""
+def ns_pid_to_host(root_pid: int, ns_pid: int, *, nested: bool = False) -> int | None:
+    """The host pid of the descendant of `root_pid` whose innermost pid is `ns_pid`; with `nested`,
+    of the init of a namespace nested in that one (pid 1 there) whose pid one level up is `ns_pid`."""
     import psutil
 
     try:
@@ -115,8 +116,10 @@ def ns_pid_to_host(root_pid: int, ns_pid: int) -> int | None:
                 line = next((x for x in fh if x.startswith("NSpid:")), "")
         except OSError:
             continue
-        ids = line.split()[1:]
-        if ids and int(ids[-1]) == ns_pid:
+        ids = [int(x) for x in line.split()[1:]]
+        if nested and len(ids) >= 3 and ids[-2] == ns_pid and ids[-1] == 1:
+            return proc.pid
+        if not nested and ids and ids[-1] == ns_pid:
             return proc.pid
     return None
 

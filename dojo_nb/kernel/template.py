@@ -41,6 +41,7 @@ from typing import Any, Callable
 from dojo_nb import paths
 from dojo_nb.kernel import sockets
 from dojo_nb.kernel.bwrap import bwrap_argv, bwrap_path, setpriv_path
+from dojo_nb.kernel.fork import ns_pid_to_host, pid_alive
 from dojo_nb.kernel.spec import SandboxSpec
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,6 @@ class SpawnedProcess:
     stderr: Any = None
 
     def poll(self) -> int | None:
-        from dojo_nb.kernel.fork import pid_alive
-
         if self.returncode is None and not pid_alive(self.pid):
             self.returncode = -9
         return self.returncode
@@ -265,7 +264,8 @@ class KernelTemplate:
                 raise TemplateError(f"the template kernel did not answer: {exc}") from exc
             if "pid" not in answer:
                 raise TemplateError(f"the template could not spawn a kernel: {answer.get('error', answer)}")
-            host = _host_pid(self._process.pid, int(answer["pid"]))
+            # The spawned sandbox's init: pid 1 in its own namespace, nested in the template's.
+            host = ns_pid_to_host(self._process.pid, int(answer["pid"]), nested=True)
             if host is None:
                 raise TemplateError("the spawned kernel's process was not found")
             self.spawned += 1
@@ -317,24 +317,3 @@ _RETIRED: list[KernelTemplate] = []
 def reap() -> None:
     """Forget closed templates whose sandbox has ended (the last kernel in it is gone)."""
     _RETIRED[:] = [t for t in _RETIRED if not t._finished()]
-
-
-def _host_pid(sandbox_pid: int, template_ns_pid: int) -> int | None:
-    """The host pid of the descendant of `sandbox_pid` (bwrap) whose pid in the template's
-    namespace is `template_ns_pid` (it is 1 in its own, nested one)."""
-    import psutil
-
-    try:
-        procs = psutil.Process(sandbox_pid).children(recursive=True)
-    except psutil.Error:
-        return None
-    for proc in procs:
-        try:
-            with open(f"/proc/{proc.pid}/status") as fh:
-                line = next((x for x in fh if x.startswith("NSpid:")), "")
-        except OSError:
-            continue
-        ids = [int(x) for x in line.split()[1:]]
-        if len(ids) >= 3 and ids[-2] == template_ns_pid and ids[-1] == 1:
-            return proc.pid
-    return None
