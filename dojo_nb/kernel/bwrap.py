@@ -150,6 +150,17 @@ def setpriv_path() -> str | None:
     return shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
 
 
+def episode_binds(spec: SandboxSpec) -> list[tuple[Path, str, bool]]:
+    """The episode's folders as a kernel sees them: (host folder, mount point, read-only). One
+    list for a cold kernel's bwrap and a template-spawned kernel's own mounts."""
+    mounted = SandboxSpec.mounted_paths()
+    binds = [(spec.input_dir, mounted.input_dir, True), (spec.working_dir, mounted.working_dir, False),
+             (spec.submission_dir, mounted.submission_dir, False)]
+    if (spec.root / "forks").is_dir():  # forked kernels' own folders (`dojo_nb.kernel.fork`)
+        binds.append((spec.root / "forks", f"{EPISODE_MOUNT}/forks", False))
+    return binds
+
+
 def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUser | None = None,
                etc_files: dict[str, Path] | None = None, template: bool = False) -> list[str]:
     """The bwrap prefix for a kernel command; the kernel's env is set by the caller (--clearenv).
@@ -225,11 +236,8 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec, socket_dir: Path, user: SandboxUse
             argv.made.add(path)
         argv.argv += ["--chdir", "/", "--hostname", "dojo-template"]
         return argv.argv
-    argv.mount("--ro-bind", str(spec.input_dir), mounted.input_dir)
-    argv.mount("--bind", str(spec.working_dir), mounted.working_dir)
-    argv.mount("--bind", str(spec.submission_dir), mounted.submission_dir)
-    if (spec.root / "forks").is_dir():  # forked kernels' own folders (`dojo_nb.kernel.fork`)
-        argv.mount("--bind", str(spec.root / "forks"), f"{EPISODE_MOUNT}/forks")
+    for src, dest, readonly in episode_binds(spec):
+        argv.mount("--ro-bind" if readonly else "--bind", str(src), dest)
     argv.argv += ["--chdir", mounted.working_dir, "--hostname", "dojo"]
     assert mounted.working_dir.startswith(EPISODE_MOUNT)
     if user is not None:

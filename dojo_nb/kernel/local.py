@@ -32,7 +32,7 @@ from traitlets import Dict, Unicode
 
 from dojo_nb import paths
 from dojo_nb.kernel import backends, cgroups, disk, sockets, users
-from dojo_nb.kernel.bwrap import bwrap_argv, bwrap_path, no_bwrap_reason, warn_no_bwrap
+from dojo_nb.kernel.bwrap import bwrap_argv, bwrap_path, episode_binds, no_bwrap_reason, warn_no_bwrap
 from dojo_nb.kernel.bwrap import say as bwrap_say
 from dojo_nb.kernel.disk import EpisodeDisk
 from dojo_nb.kernel.fork import FORKS, Family, Forkable, pid_alive
@@ -267,12 +267,7 @@ class LocalSandboxProvisioner(Forkable, LocalProvisioner):  # type: ignore[misc]
 
         assert self.user is not None and self.socket_dir is not None
         mounted = SandboxSpec.mounted_paths()
-        binds: list[tuple[Path, str, bool]] = [
-            (spec.input_dir, mounted.input_dir, True), (spec.working_dir, mounted.working_dir, False),
-            (spec.submission_dir, mounted.submission_dir, False)]
-        if (spec.root / FORKS).is_dir():
-            binds.append((spec.root / FORKS, f"{mounted.working_dir.rsplit('/', 1)[0]}/{FORKS}", False))
-        binds.append((self.socket_dir, str(self.socket_dir), False))
+        binds = episode_binds(spec) + [(self.socket_dir, str(self.socket_dir), False)]
         binds += [(path, target, True) for target, path in self._identity_files().items()]
         fds: list[int] = []
         try:

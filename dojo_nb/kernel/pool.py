@@ -228,13 +228,15 @@ class KernelPool:
                     shutil.rmtree(staged, ignore_errors=True)
                     return
                 session.start()
-                if self.imports and self.template is None:
+                from dojo_nb.kernel.template import SpawnedProcess
+
+                spawned = isinstance(getattr(session.session.km.provisioner, "process", None), SpawnedProcess)
+                if self.imports and not spawned:  # no template, or it is gone: the kernel imports itself
                     from dojo_nb.kernel.fork import run_silent  # no execution count, history or output
 
                     run_silent(session, "\n".join(f"import {name}" for name in self.imports), timeout=300)
                 session.warm_up()
-                if self.template is not None:
-                    self.stats.from_template += 1
+                self.stats.from_template += bool(spawned)
                 self.stats.start_times_s.append(time.monotonic() - t0)
                 self.stats.started += 1
                 failures = 0
